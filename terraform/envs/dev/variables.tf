@@ -1,0 +1,70 @@
+variable "region" {
+  description = "AWS region of the environment."
+  type        = string
+  default     = "eu-north-1"
+}
+
+variable "availability_zones" {
+  description = "Availability zones to use; empty: the first az_count zones of the region."
+  type        = list(string)
+  default     = []
+}
+
+variable "az_count" {
+  description = "How many AZs to use when availability_zones is empty (2 or 3)."
+  type        = number
+  default     = 2
+
+  validation {
+    condition     = var.az_count >= 2 && var.az_count <= 3
+    error_message = "az_count must be 2 or 3."
+  }
+}
+
+variable "alarm_emails" {
+  description = "Who gets alarm and budget emails."
+  type        = list(string)
+  default     = []
+}
+
+variable "ami_id" {
+  description = "itemsd AMI to run; null: the newest AMI tagged Application=itemsd with the right Architecture (and Version, when ami_version is set)."
+  type        = string
+  default     = null
+}
+
+variable "ami_version" {
+  description = "Version tag of the itemsd AMI to look up when ami_id is null."
+  type        = string
+  default     = null
+}
+
+variable "architecture" {
+  description = "arm64 or x86_64; must match the AMI and instance_type."
+  type        = string
+  default     = "arm64"
+}
+
+variable "instance_type" {
+  description = "EC2 instance type of the itemsd instances."
+  type        = string
+  default     = "t4g.micro"
+}
+
+variable "certificate_arn" {
+  description = "ACM certificate ARN for HTTPS on the ALB (null: HTTP only)."
+  type        = string
+  default     = null
+}
+
+variable "budget_limit_usd" {
+  description = "Monthly budget in USD (0: no budget)."
+  type        = number
+  default     = 30
+}
+
+variable "instance_refresh_enabled" {
+  description = "Configure instance refresh on the Auto Scaling group (false only against emulators without StartInstanceRefresh)."
+  type        = bool
+  default     = true
+}

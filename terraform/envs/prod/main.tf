@@ -1,0 +1,119 @@
+# itemsd, prod: three AZs, a NAT gateway per AZ, interface endpoints for every
+# AWS API the instances use, Multi-AZ RDS with deletion protection, 30 days of
+# backups and a final snapshot, at least two instances, a checkpoint halfway
+# through every instance refresh, and a termination lifecycle hook.
+
+data "aws_availability_zones" "available" {
+  state = "available"
+}
+
+locals {
+  environment = "prod"
+  name        = "itemsd-${local.environment}"
+  azs         = length(var.availability_zones) > 0 ? var.availability_zones : slice(data.aws_availability_zones.available.names, 0, var.az_count)
+  namespace   = "Itemsd"
+}
+
+module "network" {
+  source = "../../modules/network"
+
+  name                        = local.name
+  azs                         = local.azs
+  enable_nat_gateway          = true
+  single_nat_gateway          = false
+  interface_endpoints         = ["logs", "monitoring", "secretsmanager", "ssm", "ssmmessages", "ec2messages"]
+  endpoint_security_group_ids = [module.security.endpoints_security_group_id]
+  enable_flow_logs            = true
+  flow_logs_retention_days    = 90
+  flow_logs_kms_key_arn       = module.monitoring.kms_key_arn
+}
+
+module "security" {
+  source = "../../modules/security"
+
+  name              = local.name
+  vpc_id            = module.network.vpc_id
+  enable_https      = var.certificate_arn != null
+  enable_s3_egress  = true
+  s3_prefix_list_id = module.network.s3_endpoint_prefix_list_id
+}
+
+module "monitoring" {
+  source = "../../modules/monitoring"
+
+  name                    = local.name
+  alarm_emails            = var.alarm_emails
+  log_retention_days      = 90
+  metrics_namespace       = local.namespace
+  alb_arn_suffix          = module.compute.alb_arn_suffix
+  target_group_arn_suffix = module.compute.target_group_arn_suffix
+  autoscaling_group_name  = module.compute.autoscaling_group_name
+  db_instance_identifier  = module.database.db_instance_identifier
+  budget_limit_usd        = length(var.alarm_emails) > 0 ? var.budget_limit_usd : 0
+}
+
+module "database" {
+  source = "../../modules/database"
+
+  name                  = local.name
+  subnet_ids            = module.network.database_subnet_ids
+  security_group_ids    = [module.security.db_security_group_id]
+  instance_class        = "db.t4g.medium"
+  allocated_storage     = 50
+  max_allocated_storage = 200
+  multi_az              = true
+  backup_retention_days = 30
+  deletion_protection   = true
+  skip_final_snapshot   = false
+  alarm_actions         = [module.monitoring.sns_topic_arn]
+}
+
+module "iam" {
+  source = "../../modules/iam"
+
+  name                   = local.name
+  secret_arns            = [module.database.connection_secret_arn, module.database.master_user_secret_arn]
+  secrets_kms_key_arns   = [module.database.kms_key_arn]
+  log_group_arn          = module.monitoring.log_group_arn
+  metrics_namespace      = local.namespace
+  lifecycle_hook_enabled = true
+  autoscaling_group_name = local.name
+}
+
+module "compute" {
+  source = "../../modules/compute"
+
+  name                  = local.name
+  environment           = local.environment
+  vpc_id                = module.network.vpc_id
+  public_subnet_ids     = module.network.public_subnet_ids
+  private_subnet_ids    = module.network.private_subnet_ids
+  alb_security_group_id = module.security.alb_security_group_id
+  app_security_group_id = module.security.app_security_group_id
+  instance_profile_name = module.iam.instance_profile_name
+
+  ami_id        = var.ami_id
+  ami_version   = var.ami_version
+  architecture  = var.architecture
+  instance_type = var.instance_type
+
+  db_secret_arn     = module.database.connection_secret_arn
+  log_group_name    = module.monitoring.log_group_name
+  metrics_namespace = local.namespace
+
+  certificate_arn         = var.certificate_arn
+  alb_deletion_protection = true
+
+  min_size         = 2
+  max_size         = 6
+  desired_capacity = 2
+
+  instance_refresh_enabled     = var.instance_refresh_enabled
+  instance_refresh_checkpoints = [50]
+  rollback_alarm_names = [
+    module.monitoring.target_5xx_alarm_name,
+    module.monitoring.unhealthy_hosts_alarm_name,
+  ]
+
+  lifecycle_hook_enabled = true
+}

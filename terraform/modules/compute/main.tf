@@ -1,0 +1,341 @@
+# Compute: ALB -> target group -> Auto Scaling group of itemsd instances.
+#
+# The shutdown timeline (DESIGN.md section 3) ties these numbers together;
+# variables.tf enforces it with validation blocks. With the defaults:
+#
+#   health check: interval 10 s, timeout 5 s, unhealthy threshold 2
+#     -> the ALB stops routing to a failing target within 2 x 10 + 5 = 25 s
+#   itemsd SHUTDOWN_DELAY_SECONDS   25 s  (/health 503, still serving)
+#   itemsd SHUTDOWN_TIMEOUT_SECONDS 30 s  (drain in-flight requests)
+#   flush bound                     10 s  (logs and metrics to CloudWatch)
+#   pre-stop + drain + flush      = 65 s
+#   deregistration_delay            60 s  <= 65 s: the ALB never waits on a target
+#                                          that has already stopped draining
+#   systemd TimeoutStopSec          90 s  >  65 s: systemd never kills a clean exit
+#   ALB idle timeout                60 s  <  itemsd's header read timeout
+
+data "aws_ami" "itemsd" {
+  count = var.ami_id == null ? 1 : 0
+
+  owners      = var.ami_owners
+  most_recent = true
+
+  filter {
+    name   = "tag:Application"
+    values = ["itemsd"]
+  }
+
+  filter {
+    name   = "tag:Architecture"
+    values = [var.architecture]
+  }
+
+  dynamic "filter" {
+    for_each = var.ami_version == null ? [] : [var.ami_version]
+    content {
+      name   = "tag:Version"
+      values = [filter.value]
+    }
+  }
+
+  filter {
+    name   = "state"
+    values = ["available"]
+  }
+}
+
+data "aws_region" "current" {}
+
+locals {
+  ami_id   = var.ami_id != null ? var.ami_id : data.aws_ami.itemsd[0].id
+  asg_name = var.name
+  https    = var.certificate_arn != null
+
+  # /etc/itemsd/itemsd.env: non-secret settings only. The password lives in
+  # Secrets Manager and is fetched by itemsd at run time.
+  settings = merge(
+    {
+      ENVIRONMENT              = var.environment
+      AWS_REGION               = data.aws_region.current.name
+      APPLICATION_PORT         = tostring(var.app_port)
+      DB_SECRET_ARN            = var.db_secret_arn
+      CLOUDWATCH_LOG_GROUP     = var.log_group_name
+      CLOUDWATCH_NAMESPACE     = var.metrics_namespace
+      SHUTDOWN_DELAY_SECONDS   = tostring(var.shutdown_delay_seconds)
+      SHUTDOWN_TIMEOUT_SECONDS = tostring(var.shutdown_timeout_seconds)
+    },
+    var.extra_settings,
+  )
+
+  settings_file = join("", [for k in sort(keys(local.settings)) : "${k}=${local.settings[k]}\n"])
+
+  user_data = "#cloud-config\n${yamlencode({
+    write_files = [{
+      path        = "/etc/itemsd/itemsd.env"
+      owner       = "root:root"
+      permissions = "0644"
+      content     = local.settings_file
+    }]
+  })}"
+}
+
+# --- load balancer ------------------------------------------------------------
+
+resource "aws_lb" "this" {
+  #checkov:skip=CKV_AWS_91:Access logs are optional (alb_access_logs_bucket); the bucket and its policy belong to the account's logging setup, not to this module.
+  #checkov:skip=CKV2_AWS_28:A WAF web ACL is attached by the account's edge setup when wanted; itemsd's own endpoints validate input.
+  #checkov:skip=CKV_AWS_150:Deletion protection is a variable: on in prod, off in dev so that the environment can be destroyed.
+  name                       = "${var.name}-alb"
+  load_balancer_type         = "application"
+  internal                   = false
+  security_groups            = [var.alb_security_group_id]
+  subnets                    = var.public_subnet_ids
+  idle_timeout               = var.idle_timeout_seconds
+  drop_invalid_header_fields = true
+  enable_deletion_protection = var.alb_deletion_protection
+  desync_mitigation_mode     = "defensive"
+
+  dynamic "access_logs" {
+    for_each = var.alb_access_logs_bucket == null ? [] : [var.alb_access_logs_bucket]
+    content {
+      bucket  = access_logs.value
+      prefix  = var.name
+      enabled = true
+    }
+  }
+
+  tags = merge(var.tags, { Name = "${var.name}-alb" })
+}
+
+resource "aws_lb_target_group" "this" {
+  name                 = "${var.name}-tg"
+  port                 = var.app_port
+  protocol             = "HTTP"
+  target_type          = "instance"
+  vpc_id               = var.vpc_id
+  deregistration_delay = var.deregistration_delay_seconds
+
+  health_check {
+    enabled             = true
+    path                = "/health"
+    port                = "traffic-port"
+    protocol            = "HTTP"
+    matcher             = "200"
+    interval            = var.health_check_interval_seconds
+    timeout             = var.health_check_timeout_seconds
+    healthy_threshold   = var.health_check_healthy_threshold
+    unhealthy_threshold = var.health_check_unhealthy_threshold
+  }
+
+  tags = var.tags
+}
+
+resource "aws_lb_listener" "http" {
+  #checkov:skip=CKV_AWS_2:Port 80 either redirects to HTTPS (certificate_arn set) or, without a certificate (dev), serves HTTP.
+  #checkov:skip=CKV_AWS_103:No TLS on this listener; the HTTPS listener uses ssl_policy, validated to TLS 1.2+ policies.
+  #checkov:skip=CKV2_AWS_20:Redirects to HTTPS whenever a certificate is given; dev without a domain has no certificate.
+  load_balancer_arn = aws_lb.this.arn
+  port              = 80
+  protocol          = "HTTP"
+
+  default_action {
+    type             = local.https ? "redirect" : "forward"
+    target_group_arn = local.https ? null : aws_lb_target_group.this.arn
+
+    dynamic "redirect" {
+      for_each = local.https ? [1] : []
+      content {
+        port        = "443"
+        protocol    = "HTTPS"
+        status_code = "HTTP_301"
+      }
+    }
+  }
+
+  tags = var.tags
+}
+
+resource "aws_lb_listener" "https" {
+  count = local.https ? 1 : 0
+
+  load_balancer_arn = aws_lb.this.arn
+  port              = 443
+  protocol          = "HTTPS"
+  ssl_policy        = var.ssl_policy
+  certificate_arn   = var.certificate_arn
+
+  default_action {
+    type             = "forward"
+    target_group_arn = aws_lb_target_group.this.arn
+  }
+
+  tags = var.tags
+}
+
+# --- instances ----------------------------------------------------------------
+
+resource "aws_launch_template" "this" {
+  name_prefix   = "${var.name}-"
+  description   = "itemsd ${var.environment}"
+  image_id      = local.ami_id
+  instance_type = var.instance_type
+  ebs_optimized = true
+  user_data     = base64encode(local.user_data)
+
+  # No key pair: engineers use SSM Session Manager.
+
+  iam_instance_profile {
+    name = var.instance_profile_name
+  }
+
+  network_interfaces {
+    associate_public_ip_address = false
+    delete_on_termination       = true
+    security_groups             = [var.app_security_group_id]
+  }
+
+  metadata_options {
+    http_endpoint               = "enabled"
+    http_tokens                 = "required"
+    http_put_response_hop_limit = 1
+    instance_metadata_tags      = "enabled"
+  }
+
+  block_device_mappings {
+    device_name = var.root_device_name
+
+    ebs {
+      volume_type           = "gp3"
+      volume_size           = var.root_volume_size_gib
+      encrypted             = true
+      kms_key_id            = var.ebs_kms_key_arn
+      delete_on_termination = true
+    }
+  }
+
+  monitoring {
+    enabled = true
+  }
+
+  tag_specifications {
+    resource_type = "instance"
+    tags          = merge(var.tags, { Name = "${var.name}-app" })
+  }
+
+  tag_specifications {
+    resource_type = "volume"
+    tags          = merge(var.tags, { Name = "${var.name}-app" })
+  }
+
+  tags = var.tags
+
+  lifecycle {
+    precondition {
+      condition     = length(local.user_data) <= 4096
+      error_message = "User data must stay a small settings file (at most 4 KiB)."
+    }
+  }
+}
+
+resource "aws_autoscaling_group" "this" {
+  name                      = local.asg_name
+  vpc_zone_identifier       = var.private_subnet_ids
+  min_size                  = var.min_size
+  max_size                  = var.max_size
+  desired_capacity          = var.desired_capacity
+  target_group_arns         = [aws_lb_target_group.this.arn]
+  health_check_type         = "ELB"
+  health_check_grace_period = var.health_check_grace_period_seconds
+  default_instance_warmup   = var.instance_warmup_seconds
+  wait_for_capacity_timeout = "10m"
+  termination_policies      = ["OldestLaunchTemplate", "OldestInstance"]
+  enabled_metrics = [
+    "GroupDesiredCapacity",
+    "GroupInServiceInstances",
+    "GroupPendingInstances",
+    "GroupTerminatingInstances",
+    "GroupTotalInstances",
+    "GroupMinSize",
+    "GroupMaxSize",
+  ]
+
+  launch_template {
+    id      = aws_launch_template.this.id
+    version = aws_launch_template.this.latest_version
+  }
+
+  # A new launch template version (new AMI, new settings) rolls the group.
+  # Emulators without StartInstanceRefresh switch it off.
+  dynamic "instance_refresh" {
+    for_each = var.instance_refresh_enabled ? [1] : []
+    content {
+      strategy = "Rolling"
+      preferences {
+        min_healthy_percentage = var.instance_refresh_min_healthy_percentage
+        max_healthy_percentage = 110
+        instance_warmup        = var.instance_warmup_seconds
+        auto_rollback          = true
+        checkpoint_percentages = length(var.instance_refresh_checkpoints) > 0 ? var.instance_refresh_checkpoints : null
+        checkpoint_delay       = length(var.instance_refresh_checkpoints) > 0 ? var.instance_refresh_checkpoint_delay_seconds : null
+
+        dynamic "alarm_specification" {
+          for_each = length(var.rollback_alarm_names) > 0 ? [1] : []
+          content {
+            alarms = var.rollback_alarm_names
+          }
+        }
+      }
+    }
+  }
+
+  dynamic "tag" {
+    for_each = merge(var.tags, { Name = "${var.name}-app" })
+    content {
+      key                 = tag.key
+      value               = tag.value
+      propagate_at_launch = true
+    }
+  }
+
+  lifecycle {
+    # Scaling policies own the desired capacity after creation.
+    ignore_changes = [desired_capacity]
+  }
+}
+
+resource "aws_autoscaling_lifecycle_hook" "terminating" {
+  count = var.lifecycle_hook_enabled ? 1 : 0
+
+  name                   = "${var.name}-terminating"
+  autoscaling_group_name = aws_autoscaling_group.this.name
+  lifecycle_transition   = "autoscaling:EC2_INSTANCE_TERMINATING"
+  heartbeat_timeout      = var.lifecycle_hook_heartbeat_seconds
+  default_result         = "CONTINUE"
+}
+
+resource "aws_autoscaling_policy" "cpu" {
+  name                   = "${var.name}-cpu-target"
+  autoscaling_group_name = aws_autoscaling_group.this.name
+  policy_type            = "TargetTrackingScaling"
+
+  target_tracking_configuration {
+    predefined_metric_specification {
+      predefined_metric_type = "ASGAverageCPUUtilization"
+    }
+    target_value = var.cpu_target_percent
+  }
+}
+
+resource "aws_autoscaling_policy" "requests" {
+  name                   = "${var.name}-requests-target"
+  autoscaling_group_name = aws_autoscaling_group.this.name
+  policy_type            = "TargetTrackingScaling"
+
+  target_tracking_configuration {
+    predefined_metric_specification {
+      predefined_metric_type = "ALBRequestCountPerTarget"
+      resource_label         = "${aws_lb.this.arn_suffix}/${aws_lb_target_group.this.arn_suffix}"
+    }
+    target_value = var.requests_per_target
+  }
+}

@@ -1,0 +1,482 @@
+variable "name" {
+  description = "Name prefix for every resource, e.g. \"itemsd-dev\" (ALB and target group names are cut to 32 characters)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,22}[a-z0-9]$", var.name))
+    error_message = "name must be 3-24 characters of lower-case letters, digits and hyphens (ALB names are at most 32 characters)."
+  }
+}
+
+variable "environment" {
+  description = "Environment name written to the instances' settings file (ENVIRONMENT)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{0,15}$", var.environment))
+    error_message = "environment must be a short lower-case name such as dev or prod."
+  }
+}
+
+variable "vpc_id" {
+  description = "VPC of the target group."
+  type        = string
+}
+
+variable "public_subnet_ids" {
+  description = "Public subnets of the ALB (at least two AZs)."
+  type        = list(string)
+
+  validation {
+    condition     = length(var.public_subnet_ids) >= 2
+    error_message = "public_subnet_ids must list at least two subnets (an ALB needs two AZs)."
+  }
+}
+
+variable "private_subnet_ids" {
+  description = "Private subnets of the Auto Scaling group."
+  type        = list(string)
+
+  validation {
+    condition     = length(var.private_subnet_ids) >= 1
+    error_message = "private_subnet_ids must list at least one subnet."
+  }
+}
+
+variable "alb_security_group_id" {
+  description = "Security group of the ALB (security module)."
+  type        = string
+}
+
+variable "app_security_group_id" {
+  description = "Security group of the instances (security module)."
+  type        = string
+}
+
+variable "instance_profile_name" {
+  description = "Instance profile of the itemsd role (iam module)."
+  type        = string
+}
+
+# --- the AMI -----------------------------------------------------------------
+
+variable "ami_id" {
+  description = "itemsd AMI ID. Null looks the AMI up by the tags the Packer build writes (Application=itemsd, Architecture, and Version when ami_version is set), newest first."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.ami_id == null || can(regex("^ami-[0-9a-f]{8,17}$", var.ami_id))
+    error_message = "ami_id must be an AMI ID (ami-...) or null."
+  }
+}
+
+variable "ami_version" {
+  description = "When ami_id is null: the Version tag of the AMI to use (null: the newest itemsd AMI)."
+  type        = string
+  default     = null
+}
+
+variable "ami_owners" {
+  description = "When ami_id is null: accounts whose AMIs are searched."
+  type        = list(string)
+  default     = ["self"]
+}
+
+variable "architecture" {
+  description = "CPU architecture of the AMI and the instance type: arm64 or x86_64 (the Architecture AMI tag)."
+  type        = string
+  default     = "arm64"
+
+  validation {
+    condition     = contains(["arm64", "x86_64"], var.architecture)
+    error_message = "architecture must be arm64 or x86_64."
+  }
+}
+
+variable "instance_type" {
+  description = "EC2 instance type (must match architecture, e.g. t4g.* for arm64)."
+  type        = string
+  default     = "t4g.micro"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]*\\.[a-z0-9]+$", var.instance_type))
+    error_message = "instance_type must look like family.size, e.g. t4g.micro."
+  }
+}
+
+variable "root_volume_size_gib" {
+  description = "Size of the encrypted gp3 root volume."
+  type        = number
+  default     = 8
+
+  validation {
+    condition     = var.root_volume_size_gib >= 8 && var.root_volume_size_gib <= 1024
+    error_message = "root_volume_size_gib must be between 8 and 1024."
+  }
+}
+
+variable "root_device_name" {
+  description = "Root device name of the AMI (/dev/xvda on Amazon Linux 2023 and Debian AMIs)."
+  type        = string
+  default     = "/dev/xvda"
+}
+
+variable "ebs_kms_key_arn" {
+  description = "KMS key for the root volume; null uses the account's default EBS key."
+  type        = string
+  default     = null
+}
+
+# --- settings handed to itemsd through user data ------------------------------
+
+variable "app_port" {
+  description = "Port itemsd listens on (APPLICATION_PORT; the AMI's default is 5001)."
+  type        = number
+  default     = 5001
+
+  validation {
+    condition     = var.app_port >= 1024 && var.app_port <= 65535
+    error_message = "app_port must be an unprivileged port (1024-65535)."
+  }
+}
+
+variable "db_secret_arn" {
+  description = "ARN of the connection secret (DB_SECRET_ARN)."
+  type        = string
+}
+
+variable "log_group_name" {
+  description = "CloudWatch log group itemsd ships its logs to (CLOUDWATCH_LOG_GROUP)."
+  type        = string
+}
+
+variable "metrics_namespace" {
+  description = "CloudWatch namespace of itemsd's metrics (CLOUDWATCH_NAMESPACE)."
+  type        = string
+  default     = "Itemsd"
+}
+
+variable "extra_settings" {
+  description = "More KEY=value lines for /etc/itemsd/itemsd.env. Non-secret settings only: names that look like credentials are refused."
+  type        = map(string)
+  default     = {}
+
+  validation {
+    condition     = alltrue([for k, v in var.extra_settings : can(regex("^[A-Z][A-Z0-9_]*$", k)) && !can(regex("PASSWORD|SECRET_KEY|TOKEN|ACCESS_KEY|PRIVATE", k)) && !can(regex("[\\n\\r]", v))])
+    error_message = "extra_settings keys must be UPPER_SNAKE_CASE, must not name a credential (PASSWORD, TOKEN, ...), and values must be single lines."
+  }
+}
+
+# --- the shutdown timeline (DESIGN.md section 3) -------------------------------
+#
+#   ALB notices a failing /health after at most
+#       unhealthy_threshold x interval + timeout = 2 x 10 + 5 = 25 s
+#   => itemsd's pre-stop delay  SHUTDOWN_DELAY_SECONDS    = 25 s
+#      itemsd's drain deadline  SHUTDOWN_TIMEOUT_SECONDS  = 30 s
+#      log/metric flush bound                             = 10 s
+#   pre-stop + drain + flush = 25 + 30 + 10 = 65 s
+#   ALB deregistration delay = 60 s  <= 65 s
+#   systemd TimeoutStopSec   = 90 s  >  65 s
+#   ALB idle timeout         = 60 s  <  hyper header_read_timeout (set above 60 s by itemsd)
+
+variable "health_check_interval_seconds" {
+  description = "ALB health check interval."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.health_check_interval_seconds >= 5 && var.health_check_interval_seconds <= 300
+    error_message = "health_check_interval_seconds must be between 5 and 300."
+  }
+}
+
+variable "health_check_timeout_seconds" {
+  description = "ALB health check timeout; shorter than the interval."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.health_check_timeout_seconds >= 2 && var.health_check_timeout_seconds < var.health_check_interval_seconds
+    error_message = "health_check_timeout_seconds must be at least 2 and shorter than health_check_interval_seconds."
+  }
+}
+
+variable "health_check_healthy_threshold" {
+  description = "Consecutive successes before a target is healthy."
+  type        = number
+  default     = 2
+
+  validation {
+    condition     = var.health_check_healthy_threshold >= 2 && var.health_check_healthy_threshold <= 10
+    error_message = "health_check_healthy_threshold must be between 2 and 10."
+  }
+}
+
+variable "health_check_unhealthy_threshold" {
+  description = "Consecutive failures before a target is unhealthy."
+  type        = number
+  default     = 2
+
+  validation {
+    condition     = var.health_check_unhealthy_threshold >= 2 && var.health_check_unhealthy_threshold <= 10
+    error_message = "health_check_unhealthy_threshold must be between 2 and 10."
+  }
+}
+
+variable "shutdown_delay_seconds" {
+  description = "itemsd's pre-stop delay (SHUTDOWN_DELAY_SECONDS): /health answers 503 but requests are still served, long enough for the ALB to see it: at least unhealthy_threshold x interval + timeout."
+  type        = number
+  default     = 25
+
+  validation {
+    condition     = var.shutdown_delay_seconds >= var.health_check_unhealthy_threshold * var.health_check_interval_seconds + var.health_check_timeout_seconds
+    error_message = "shutdown_delay_seconds must be at least health_check_unhealthy_threshold x health_check_interval_seconds + health_check_timeout_seconds, or the ALB keeps routing to a stopped listener."
+  }
+}
+
+variable "shutdown_timeout_seconds" {
+  description = "itemsd's drain deadline for in-flight requests (SHUTDOWN_TIMEOUT_SECONDS)."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.shutdown_timeout_seconds >= 1 && var.shutdown_timeout_seconds <= 300
+    error_message = "shutdown_timeout_seconds must be between 1 and 300."
+  }
+}
+
+variable "log_flush_seconds" {
+  description = "Bound on itemsd's final flush of logs and metrics to CloudWatch."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.log_flush_seconds >= 1 && var.log_flush_seconds <= 60
+    error_message = "log_flush_seconds must be between 1 and 60."
+  }
+}
+
+variable "systemd_timeout_stop_seconds" {
+  description = "TimeoutStopSec of itemsd.service in the AMI; must exceed pre-stop + drain + flush, or systemd kills itemsd mid-flush."
+  type        = number
+  default     = 90
+
+  validation {
+    condition     = var.systemd_timeout_stop_seconds > var.shutdown_delay_seconds + var.shutdown_timeout_seconds + var.log_flush_seconds
+    error_message = "systemd_timeout_stop_seconds must be greater than shutdown_delay_seconds + shutdown_timeout_seconds + log_flush_seconds."
+  }
+}
+
+variable "deregistration_delay_seconds" {
+  description = "ALB deregistration delay; must not exceed pre-stop + drain + flush (DESIGN.md section 3)."
+  type        = number
+  default     = 60
+
+  validation {
+    condition     = var.deregistration_delay_seconds >= 0 && var.deregistration_delay_seconds <= var.shutdown_delay_seconds + var.shutdown_timeout_seconds + var.log_flush_seconds
+    error_message = "deregistration_delay_seconds must be between 0 and shutdown_delay_seconds + shutdown_timeout_seconds + log_flush_seconds."
+  }
+}
+
+variable "idle_timeout_seconds" {
+  description = "ALB idle timeout; itemsd's keep-alive/header read timeout must be longer."
+  type        = number
+  default     = 60
+
+  validation {
+    condition     = var.idle_timeout_seconds >= 1 && var.idle_timeout_seconds <= 4000
+    error_message = "idle_timeout_seconds must be between 1 and 4000."
+  }
+}
+
+# --- load balancer ----------------------------------------------------------
+
+variable "certificate_arn" {
+  description = "ACM certificate for an HTTPS listener; when set, HTTP redirects to HTTPS."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.certificate_arn == null || can(regex("^arn:aws[a-z-]*:acm:", var.certificate_arn))
+    error_message = "certificate_arn must be an ACM certificate ARN or null."
+  }
+}
+
+variable "ssl_policy" {
+  description = "TLS policy of the HTTPS listener."
+  type        = string
+  default     = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+
+  validation {
+    condition     = startswith(var.ssl_policy, "ELBSecurityPolicy-TLS13-") || startswith(var.ssl_policy, "ELBSecurityPolicy-FS-1-2-")
+    error_message = "ssl_policy must be a modern policy (ELBSecurityPolicy-TLS13-* or ELBSecurityPolicy-FS-1-2-*)."
+  }
+}
+
+variable "alb_deletion_protection" {
+  description = "Deletion protection of the ALB (prod)."
+  type        = bool
+  default     = true
+}
+
+variable "alb_access_logs_bucket" {
+  description = "S3 bucket for ALB access logs (null: off)."
+  type        = string
+  default     = null
+}
+
+# --- Auto Scaling group --------------------------------------------------
+
+variable "min_size" {
+  description = "Minimum number of instances."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.min_size >= 0
+    error_message = "min_size must be 0 or more."
+  }
+}
+
+variable "max_size" {
+  description = "Maximum number of instances."
+  type        = number
+  default     = 3
+
+  validation {
+    condition     = var.max_size >= var.min_size && var.max_size >= 1
+    error_message = "max_size must be at least 1 and at least min_size."
+  }
+}
+
+variable "desired_capacity" {
+  description = "Initial desired capacity (later left to scaling policies)."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.desired_capacity >= var.min_size && var.desired_capacity <= var.max_size
+    error_message = "desired_capacity must be between min_size and max_size."
+  }
+}
+
+variable "instance_warmup_seconds" {
+  description = "Default instance warmup: how long a new instance takes before its metrics count."
+  type        = number
+  default     = 60
+
+  validation {
+    condition     = var.instance_warmup_seconds >= 0 && var.instance_warmup_seconds <= 3600
+    error_message = "instance_warmup_seconds must be between 0 and 3600."
+  }
+}
+
+variable "health_check_grace_period_seconds" {
+  description = "Seconds after launch before ELB health checks count (boot + itemsd start)."
+  type        = number
+  default     = 60
+
+  validation {
+    condition     = var.health_check_grace_period_seconds >= 0 && var.health_check_grace_period_seconds <= 7200
+    error_message = "health_check_grace_period_seconds must be between 0 and 7200."
+  }
+}
+
+variable "instance_refresh_enabled" {
+  description = "Configure instance refresh on launch template changes. Off only for emulators that lack StartInstanceRefresh."
+  type        = bool
+  default     = true
+}
+
+variable "instance_refresh_min_healthy_percentage" {
+  description = "Minimum healthy percentage during an instance refresh."
+  type        = number
+  default     = 90
+
+  validation {
+    condition     = var.instance_refresh_min_healthy_percentage >= 0 && var.instance_refresh_min_healthy_percentage <= 100
+    error_message = "instance_refresh_min_healthy_percentage must be between 0 and 100."
+  }
+}
+
+variable "instance_refresh_checkpoints" {
+  description = "Checkpoint percentages of an instance refresh (e.g. [50] in prod), ascending, ending below or at 100."
+  type        = list(number)
+  default     = []
+
+  validation {
+    condition = alltrue([
+      for i, p in var.instance_refresh_checkpoints :
+      p > 0 && p <= 100 && (i == 0 || p > var.instance_refresh_checkpoints[max(i - 1, 0)])
+    ])
+    error_message = "instance_refresh_checkpoints must be ascending percentages in (0, 100]."
+  }
+}
+
+variable "instance_refresh_checkpoint_delay_seconds" {
+  description = "Wait at each checkpoint."
+  type        = number
+  default     = 300
+
+  validation {
+    condition     = var.instance_refresh_checkpoint_delay_seconds >= 0 && var.instance_refresh_checkpoint_delay_seconds <= 172800
+    error_message = "instance_refresh_checkpoint_delay_seconds must be between 0 and 172800."
+  }
+}
+
+variable "rollback_alarm_names" {
+  description = "CloudWatch alarms that roll an instance refresh back (the target 5xx and unhealthy-host alarms of the monitoring module)."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = length(var.rollback_alarm_names) <= 10
+    error_message = "At most 10 rollback alarms."
+  }
+}
+
+variable "cpu_target_percent" {
+  description = "Target tracking: average CPU of the group."
+  type        = number
+  default     = 50
+
+  validation {
+    condition     = var.cpu_target_percent > 0 && var.cpu_target_percent < 100
+    error_message = "cpu_target_percent must be in (0, 100)."
+  }
+}
+
+variable "requests_per_target" {
+  description = "Target tracking: ALB requests per target per minute."
+  type        = number
+  default     = 1000
+
+  validation {
+    condition     = var.requests_per_target > 0
+    error_message = "requests_per_target must be positive."
+  }
+}
+
+variable "lifecycle_hook_enabled" {
+  description = "Add a termination lifecycle hook (itemsd may complete it after its flush)."
+  type        = bool
+  default     = false
+}
+
+variable "lifecycle_hook_heartbeat_seconds" {
+  description = "How long a terminating instance may stay in Terminating:Wait; longer than pre-stop + drain + flush."
+  type        = number
+  default     = 120
+
+  validation {
+    condition     = var.lifecycle_hook_heartbeat_seconds >= 30 && var.lifecycle_hook_heartbeat_seconds <= 7200 && var.lifecycle_hook_heartbeat_seconds > var.shutdown_delay_seconds + var.shutdown_timeout_seconds + var.log_flush_seconds
+    error_message = "lifecycle_hook_heartbeat_seconds must be 30-7200 and longer than shutdown_delay_seconds + shutdown_timeout_seconds + log_flush_seconds."
+  }
+}
+
+variable "tags" {
+  description = "Tags added to every resource (and propagated to instances)."
+  type        = map(string)
+  default     = {}
+}

@@ -1,0 +1,228 @@
+variable "name" {
+  description = "Name prefix for every resource, e.g. \"itemsd-dev\". The DB instance is \"<name>-db\"."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,40}[a-z0-9]$", var.name))
+    error_message = "name must be 3-42 characters of lower-case letters, digits and hyphens, starting with a letter."
+  }
+}
+
+variable "subnet_ids" {
+  description = "Database subnet IDs (at least two AZs)."
+  type        = list(string)
+
+  validation {
+    condition     = length(var.subnet_ids) >= 2
+    error_message = "subnet_ids must list at least two subnets (RDS needs two AZs)."
+  }
+}
+
+variable "security_group_ids" {
+  description = "Security groups of the RDS instance (the security module's db group)."
+  type        = list(string)
+
+  validation {
+    condition     = length(var.security_group_ids) > 0
+    error_message = "security_group_ids must name at least one security group."
+  }
+}
+
+variable "engine_version" {
+  description = "PostgreSQL engine version (major, or major.minor)."
+  type        = string
+  default     = "16"
+
+  validation {
+    condition     = can(regex("^(1[4-9]|[2-9][0-9])(\\.[0-9]+)?$", var.engine_version))
+    error_message = "engine_version must be PostgreSQL 14 or later, e.g. \"16\" or \"16.4\"."
+  }
+}
+
+variable "instance_class" {
+  description = "RDS instance class."
+  type        = string
+  default     = "db.t4g.micro"
+
+  validation {
+    condition     = startswith(var.instance_class, "db.")
+    error_message = "instance_class must be an RDS class (db.*)."
+  }
+}
+
+variable "allocated_storage" {
+  description = "Initial storage in GiB (gp3)."
+  type        = number
+  default     = 20
+
+  validation {
+    condition     = var.allocated_storage >= 20 && var.allocated_storage <= 65536
+    error_message = "allocated_storage must be between 20 and 65536 GiB."
+  }
+}
+
+variable "max_allocated_storage" {
+  description = "Storage autoscaling ceiling in GiB; 0 turns autoscaling off."
+  type        = number
+  default     = 100
+
+  validation {
+    condition     = var.max_allocated_storage == 0 || var.max_allocated_storage >= var.allocated_storage
+    error_message = "max_allocated_storage must be 0 or at least allocated_storage."
+  }
+}
+
+variable "db_name" {
+  description = "Name of the database itemsd uses."
+  type        = string
+  default     = "itemsd"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9_]{0,62}$", var.db_name))
+    error_message = "db_name must start with a letter and hold only lower-case letters, digits and underscores (max 63)."
+  }
+}
+
+variable "master_username" {
+  description = "Master user name. Its password is generated and rotated by RDS in Secrets Manager and never enters Terraform state."
+  type        = string
+  default     = "itemsd_admin"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9_]{0,62}$", var.master_username)) && !contains(["postgres", "admin", "rdsadmin"], var.master_username)
+    error_message = "master_username must be a valid, non-reserved PostgreSQL role name."
+  }
+}
+
+variable "port" {
+  description = "PostgreSQL port."
+  type        = number
+  default     = 5432
+
+  validation {
+    condition     = var.port >= 1150 && var.port <= 65535
+    error_message = "port must be between 1150 and 65535 (RDS limits)."
+  }
+}
+
+variable "multi_az" {
+  description = "Run a standby in a second AZ (prod)."
+  type        = bool
+  default     = false
+}
+
+variable "backup_retention_days" {
+  description = "Days automated backups are kept (1 in dev, 30 in prod)."
+  type        = number
+  default     = 7
+
+  validation {
+    condition     = var.backup_retention_days >= 1 && var.backup_retention_days <= 35
+    error_message = "backup_retention_days must be between 1 and 35 (0 would turn backups off)."
+  }
+}
+
+variable "deletion_protection" {
+  description = "Refuse to delete the instance (prod)."
+  type        = bool
+  default     = true
+}
+
+variable "skip_final_snapshot" {
+  description = "Delete without a final snapshot (dev only). Must be false when deletion_protection is true."
+  type        = bool
+  default     = false
+
+  validation {
+    condition     = !(var.skip_final_snapshot && var.deletion_protection)
+    error_message = "skip_final_snapshot cannot be true while deletion_protection is true: a protected database keeps a final snapshot."
+  }
+}
+
+variable "performance_insights_enabled" {
+  description = "Performance Insights: null picks it automatically (on for every class that supports it), true/false forces it."
+  type        = bool
+  default     = null
+}
+
+variable "monitoring_interval" {
+  description = "Enhanced Monitoring interval in seconds (0 turns it off)."
+  type        = number
+  default     = 60
+
+  validation {
+    condition     = contains([0, 1, 5, 10, 15, 30, 60], var.monitoring_interval)
+    error_message = "monitoring_interval must be one of 0, 1, 5, 10, 15, 30, 60."
+  }
+}
+
+variable "max_connections" {
+  description = "max_connections of the parameter group; the connections alarm fires at 80 % of it."
+  type        = number
+  default     = 100
+
+  validation {
+    condition     = var.max_connections >= 20 && var.max_connections <= 5000
+    error_message = "max_connections must be between 20 and 5000."
+  }
+}
+
+variable "log_min_duration_statement_ms" {
+  description = "Log statements slower than this many milliseconds (-1 off)."
+  type        = number
+  default     = 1000
+
+  validation {
+    condition     = var.log_min_duration_statement_ms >= -1
+    error_message = "log_min_duration_statement_ms must be -1 or more."
+  }
+}
+
+variable "alarm_actions" {
+  description = "SNS topic ARNs every RDS alarm notifies (alarm and OK)."
+  type        = list(string)
+
+  validation {
+    condition     = length(var.alarm_actions) > 0 && alltrue([for a in var.alarm_actions : can(regex("^arn:aws[a-z-]*:sns:", a))])
+    error_message = "alarm_actions must name at least one SNS topic ARN: every alarm notifies someone."
+  }
+}
+
+variable "alarm_cpu_percent" {
+  description = "CPUUtilization above which the CPU alarm fires."
+  type        = number
+  default     = 80
+
+  validation {
+    condition     = var.alarm_cpu_percent > 0 && var.alarm_cpu_percent <= 100
+    error_message = "alarm_cpu_percent must be in (0, 100]."
+  }
+}
+
+variable "alarm_free_storage_bytes" {
+  description = "FreeStorageSpace below which the storage alarm fires."
+  type        = number
+  default     = 2147483648
+
+  validation {
+    condition     = var.alarm_free_storage_bytes > 0
+    error_message = "alarm_free_storage_bytes must be positive."
+  }
+}
+
+variable "alarm_freeable_memory_bytes" {
+  description = "FreeableMemory below which the memory alarm fires."
+  type        = number
+  default     = 104857600
+
+  validation {
+    condition     = var.alarm_freeable_memory_bytes > 0
+    error_message = "alarm_freeable_memory_bytes must be positive."
+  }
+}
+
+variable "tags" {
+  description = "Tags added to every resource."
+  type        = map(string)
+  default     = {}
+}

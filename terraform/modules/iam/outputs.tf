@@ -1,0 +1,24 @@
+output "role_name" {
+  description = "Name of the instance role."
+  value       = aws_iam_role.this.name
+}
+
+output "role_arn" {
+  description = "ARN of the instance role."
+  value       = aws_iam_role.this.arn
+}
+
+output "instance_profile_name" {
+  description = "Instance profile for the launch template."
+  value       = aws_iam_instance_profile.this.name
+}
+
+output "instance_profile_arn" {
+  description = "ARN of the instance profile."
+  value       = aws_iam_instance_profile.this.arn
+}
+
+output "policy_json" {
+  description = "The inline policy document (for review and tests)."
+  value       = jsonencode(local.policy_document)
+}

@@ -1,0 +1,79 @@
+variable "name" {
+  description = "Name prefix for every resource, e.g. \"itemsd-dev\"."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,30}[a-z0-9]$", var.name))
+    error_message = "name must be 3-32 characters of lower-case letters, digits and hyphens, starting with a letter."
+  }
+}
+
+variable "secret_arns" {
+  description = "Secrets itemsd reads: the connection secret (DB_SECRET_ARN) and the RDS-managed master secret it points at."
+  type        = list(string)
+
+  validation {
+    condition     = length(var.secret_arns) > 0 && alltrue([for a in var.secret_arns : can(regex("^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:", a))])
+    error_message = "secret_arns must be a non-empty list of full Secrets Manager secret ARNs (no wildcards)."
+  }
+}
+
+variable "secrets_kms_key_arns" {
+  description = "KMS keys encrypting those secrets; the role may decrypt with them only through Secrets Manager."
+  type        = list(string)
+
+  validation {
+    condition     = length(var.secrets_kms_key_arns) > 0 && alltrue([for a in var.secrets_kms_key_arns : can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/", a))])
+    error_message = "secrets_kms_key_arns must be a non-empty list of KMS key ARNs (arn:...:key/...)."
+  }
+}
+
+variable "log_group_arn" {
+  description = "ARN of itemsd's own log group (CLOUDWATCH_LOG_GROUP), without the trailing \":*\"."
+  type        = string
+
+  validation {
+    condition     = can(regex("^arn:aws[a-z-]*:logs:[a-z0-9-]+:[0-9]{12}:log-group:[^*]+$", var.log_group_arn))
+    error_message = "log_group_arn must be one log group's ARN, without wildcards or a trailing \":*\"."
+  }
+}
+
+variable "metrics_namespace" {
+  description = "The only CloudWatch namespace the role may PutMetricData into (CLOUDWATCH_NAMESPACE)."
+  type        = string
+  default     = "Itemsd"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9._/#:-]{1,255}$", var.metrics_namespace)) && !startswith(var.metrics_namespace, "AWS/")
+    error_message = "metrics_namespace must be a valid custom namespace and must not start with \"AWS/\"."
+  }
+}
+
+variable "lifecycle_hook_enabled" {
+  description = "Allow the instances to complete the termination lifecycle hook of their own Auto Scaling group."
+  type        = bool
+  default     = false
+}
+
+variable "autoscaling_group_name" {
+  description = "Name of the Auto Scaling group whose lifecycle hook the instances complete (used when lifecycle_hook_enabled)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.lifecycle_hook_enabled ? can(regex("^[A-Za-z0-9._-]+$", var.autoscaling_group_name)) : true
+    error_message = "autoscaling_group_name must be set (no wildcards) when lifecycle_hook_enabled is true."
+  }
+}
+
+variable "permissions_boundary_arn" {
+  description = "Optional permissions boundary for the instance role."
+  type        = string
+  default     = null
+}
+
+variable "tags" {
+  description = "Tags added to every resource."
+  type        = map(string)
+  default     = {}
+}

@@ -1,0 +1,187 @@
+# Security groups for the chain  internet -> ALB -> itemsd -> PostgreSQL.
+#
+# Tiers only reference each other's groups: no CIDR rule between tiers, and
+# only the ALB admits traffic from outside the VPC. Egress is what each tier
+# needs and no more:
+#   ALB       -> app:app_port
+#   app       -> db:db_port, HTTPS to the AWS APIs (NAT and/or interface endpoints)
+#   db        -> nothing
+#   endpoints <- app:443
+# Rules are separate resources (aws_vpc_security_group_*_rule) so that each has
+# a description and groups can refer to one another without cycles.
+
+resource "aws_security_group" "alb" {
+  name_prefix = "${var.name}-alb-"
+  description = "itemsd ALB: HTTP/HTTPS from the allowed CIDRs, to the app tier only"
+  vpc_id      = var.vpc_id
+
+  tags = merge(var.tags, { Name = "${var.name}-alb" })
+
+  lifecycle {
+    create_before_destroy = true
+  }
+}
+
+resource "aws_security_group" "app" {
+  name_prefix = "${var.name}-app-"
+  description = "itemsd instances: app port from the ALB only"
+  vpc_id      = var.vpc_id
+
+  tags = merge(var.tags, { Name = "${var.name}-app" })
+
+  lifecycle {
+    create_before_destroy = true
+  }
+}
+
+resource "aws_security_group" "db" {
+  name_prefix = "${var.name}-db-"
+  description = "itemsd PostgreSQL: from the app tier only, no egress"
+  vpc_id      = var.vpc_id
+
+  tags = merge(var.tags, { Name = "${var.name}-db" })
+
+  lifecycle {
+    create_before_destroy = true
+  }
+}
+
+resource "aws_security_group" "endpoints" {
+  name_prefix = "${var.name}-vpce-"
+  description = "Interface VPC endpoints: HTTPS from the app tier only"
+  vpc_id      = var.vpc_id
+
+  tags = merge(var.tags, { Name = "${var.name}-vpce" })
+
+  lifecycle {
+    create_before_destroy = true
+  }
+}
+
+# --- ALB -----------------------------------------------------------------
+
+resource "aws_vpc_security_group_ingress_rule" "alb_http" {
+  for_each = toset(var.alb_ingress_cidr_blocks)
+
+  security_group_id = aws_security_group.alb.id
+  description       = "HTTP from clients (forwarded, or redirected to HTTPS when a certificate is set)"
+  ip_protocol       = "tcp"
+  from_port         = 80
+  to_port           = 80
+  cidr_ipv4         = each.value
+
+  tags = var.tags
+}
+
+resource "aws_vpc_security_group_ingress_rule" "alb_https" {
+  for_each = var.enable_https ? toset(var.alb_ingress_cidr_blocks) : toset([])
+
+  security_group_id = aws_security_group.alb.id
+  description       = "HTTPS from clients"
+  ip_protocol       = "tcp"
+  from_port         = 443
+  to_port           = 443
+  cidr_ipv4         = each.value
+
+  tags = var.tags
+}
+
+resource "aws_vpc_security_group_egress_rule" "alb_to_app" {
+  security_group_id            = aws_security_group.alb.id
+  description                  = "Requests and health checks to itemsd"
+  ip_protocol                  = "tcp"
+  from_port                    = var.app_port
+  to_port                      = var.app_port
+  referenced_security_group_id = aws_security_group.app.id
+
+  tags = var.tags
+}
+
+# --- app -----------------------------------------------------------------
+
+resource "aws_vpc_security_group_ingress_rule" "app_from_alb" {
+  security_group_id            = aws_security_group.app.id
+  description                  = "Requests and health checks from the ALB"
+  ip_protocol                  = "tcp"
+  from_port                    = var.app_port
+  to_port                      = var.app_port
+  referenced_security_group_id = aws_security_group.alb.id
+
+  tags = var.tags
+}
+
+resource "aws_vpc_security_group_egress_rule" "app_to_db" {
+  security_group_id            = aws_security_group.app.id
+  description                  = "PostgreSQL"
+  ip_protocol                  = "tcp"
+  from_port                    = var.db_port
+  to_port                      = var.db_port
+  referenced_security_group_id = aws_security_group.db.id
+
+  tags = var.tags
+}
+
+resource "aws_vpc_security_group_egress_rule" "app_to_endpoints" {
+  security_group_id            = aws_security_group.app.id
+  description                  = "AWS APIs through the interface endpoints"
+  ip_protocol                  = "tcp"
+  from_port                    = 443
+  to_port                      = 443
+  referenced_security_group_id = aws_security_group.endpoints.id
+
+  tags = var.tags
+}
+
+resource "aws_vpc_security_group_egress_rule" "app_to_s3" {
+  count = var.enable_s3_egress ? 1 : 0
+
+  security_group_id = aws_security_group.app.id
+  description       = "S3 through the gateway endpoint (SSM agent)"
+  ip_protocol       = "tcp"
+  from_port         = 443
+  to_port           = 443
+  prefix_list_id    = var.s3_prefix_list_id
+
+  tags = var.tags
+}
+
+# AWS API endpoints have no fixed addresses, so HTTPS through NAT has to be
+# 0.0.0.0/0 on 443 (egress only; nothing can connect in through it).
+resource "aws_vpc_security_group_egress_rule" "app_https_internet" {
+  count = var.app_https_egress_to_internet ? 1 : 0
+
+  security_group_id = aws_security_group.app.id
+  description       = "AWS APIs (Secrets Manager, CloudWatch, SSM) over HTTPS through NAT"
+  ip_protocol       = "tcp"
+  from_port         = 443
+  to_port           = 443
+  cidr_ipv4         = "0.0.0.0/0"
+
+  tags = var.tags
+}
+
+# --- database ------------------------------------------------------------
+
+resource "aws_vpc_security_group_ingress_rule" "db_from_app" {
+  security_group_id            = aws_security_group.db.id
+  description                  = "PostgreSQL from itemsd"
+  ip_protocol                  = "tcp"
+  from_port                    = var.db_port
+  to_port                      = var.db_port
+  referenced_security_group_id = aws_security_group.app.id
+
+  tags = var.tags
+}
+
+# --- interface endpoints -------------------------------------------------
+
+resource "aws_vpc_security_group_ingress_rule" "endpoints_from_app" {
+  security_group_id            = aws_security_group.endpoints.id
+  description                  = "HTTPS from itemsd"
+  ip_protocol                  = "tcp"
+  from_port                    = 443
+  to_port                      = 443
+  referenced_security_group_id = aws_security_group.app.id
+
+  tags = var.tags
+}
