@@ -1,0 +1,99 @@
+//! The command line: parse, load configuration, dispatch. Exit codes follow sysexits(3) where
+//! one fits: 64 for bad configuration, so systemd's `RestartPreventExitStatus=64` stops a
+//! crash loop on a typo.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::Config;
+use crate::shutdown::{self, Shutdown};
+use crate::startup::Application;
+use crate::telemetry::log::Logger;
+
+/// Configuration was invalid (EX_USAGE).
+pub const EXIT_CONFIG: u8 = 64;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "itemsd",
+    version,
+    about = "The items service: HTTP API over PostgreSQL, as one binary",
+    long_about = "The items service: HTTP API over PostgreSQL, as one binary.\n\n\
+        Configuration comes from environment variables (see the README); invalid \
+        configuration exits 64."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Serve the HTTP API (the default).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Print the configuration (secrets masked) and what the database says; non-zero on failure.
+    Check,
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::from_env() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("itemsd: {e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("itemsd: could not start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let ok = runtime.block_on(async {
+        match cli.command.unwrap_or(Command::Serve) {
+            Command::Serve => serve(config).await,
+            Command::Migrate => crate::ops::migrate(&config, &mut std::io::stdout()).await,
+            Command::Check => crate::ops::check(&config, &mut std::io::stdout()).await,
+        }
+    });
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+async fn serve(config: Config) -> bool {
+    let logger = Logger::stdout(config.log_level);
+    let shutdown = Shutdown::new();
+    if let Err(e) = shutdown::listen_for_signals(shutdown.clone(), logger.clone()) {
+        logger
+            .error("could not install signal handlers")
+            .error_chain(&e)
+            .emit();
+        logger.flush(std::time::Duration::from_secs(1));
+        return false;
+    }
+    match Application::build(config, logger.clone()).await {
+        Ok(app) => {
+            app.run(shutdown).await;
+            true
+        }
+        Err(e) => {
+            logger
+                .error("itemsd could not start")
+                .error_chain(&e)
+                .emit();
+            logger.flush(std::time::Duration::from_secs(1));
+            false
+        }
+    }
+}

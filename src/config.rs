@@ -1,0 +1,419 @@
+//! Configuration: read once from the environment into a validated [`Config`].
+//!
+//! The variable names are the original Flask app's (`APPLICATION_PORT`, `DB_HOST`, ...) so that
+//! existing environment files keep working; the additions are documented in the README's
+//! configuration table. Nothing else in the crate reads the environment.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::time::Duration;
+
+use crate::telemetry::log::Level;
+
+/// Largest pool anyone should configure: PostgreSQL's default `max_connections` is 100 and RDS
+/// small classes allow fewer, so a bigger value is a typo, not a plan.
+const MAX_POOL_CONNECTIONS: usize = 1000;
+
+/// A configuration value that must never be printed: `Debug` and `Display` mask it.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The only way to read the value; grep for it to audit where secrets go.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_empty() {
+            "(empty)"
+        } else {
+            "********"
+        })
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self, f)
+    }
+}
+
+/// Everything itemsd needs to know, validated.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub http: HttpConfig,
+    pub db: DbConfig,
+    pub app: AppInfo,
+    pub shutdown: ShutdownConfig,
+    pub health: HealthConfig,
+    pub log_level: Level,
+}
+
+#[derive(Clone, Debug)]
+pub struct HttpConfig {
+    pub bind_address: IpAddr,
+    pub port: u16,
+    /// Longest a keep-alive connection may sit idle (and longest a client may take to send its
+    /// headers): above the ALB's 60 s idle timeout so the ALB, not itemsd, closes idle
+    /// connections; otherwise the ALB may reuse a connection being closed and answer 502.
+    pub idle_timeout: Duration,
+    /// Longest a client may take to send a request body once its headers arrived.
+    pub body_timeout: Duration,
+    /// Requests served at once; beyond it itemsd answers 503 with `Retry-After` at once.
+    pub max_concurrent_requests: usize,
+}
+
+#[derive(Clone, Debug)]
+pub struct DbConfig {
+    pub host: String,
+    pub port: u16,
+    pub name: String,
+    pub user: String,
+    pub password: Secret,
+    pub pool_min: usize,
+    pub pool_max: usize,
+    pub connect_timeout: Duration,
+    pub statement_timeout: Duration,
+    /// Longest a request waits for a pooled connection before it answers 503.
+    pub pool_wait_timeout: Duration,
+}
+
+#[derive(Clone, Debug)]
+pub struct AppInfo {
+    pub version: String,
+    pub environment: String,
+    pub instance_id: String,
+    pub instance_ip: String,
+    pub availability_zone: String,
+    pub hostname: String,
+    pub aws_region: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct ShutdownConfig {
+    /// Pre-stop delay: keep serving after SIGTERM while `/health` fails, so the load balancer
+    /// sees the instance as unhealthy before it stops accepting (DESIGN §3 step 2).
+    pub delay: Duration,
+    /// Drain deadline: how long in-flight requests get once accepting stopped (step 3).
+    pub timeout: Duration,
+}
+
+#[derive(Clone, Debug)]
+pub struct HealthConfig {
+    /// When true a failing database makes `/health` answer 503 (DESIGN §2: off by default, so
+    /// an RDS failover does not make the ASG replace every instance at once).
+    pub require_db: bool,
+    pub probe_interval: Duration,
+}
+
+/// A configuration error: one line naming the variable and what is wrong with it.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {name}={value:?}: {reason}")]
+pub struct ConfigError {
+    pub name: &'static str,
+    pub value: String,
+    pub reason: String,
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads configuration through `lookup`, so tests need not touch the process environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let env = Env { lookup: &lookup };
+        let hostname = hostname();
+
+        let pool_min = env.parse("DB_POOL_MIN_CONN", 2usize)?;
+        let pool_max = env.parse("DB_POOL_MAX_CONN", 10usize)?;
+        if pool_max == 0 || pool_max > MAX_POOL_CONNECTIONS {
+            return Err(env.invalid(
+                "DB_POOL_MAX_CONN",
+                format!("must be between 1 and {MAX_POOL_CONNECTIONS}"),
+            ));
+        }
+        if pool_min > pool_max {
+            return Err(env.invalid(
+                "DB_POOL_MIN_CONN",
+                format!("must not exceed DB_POOL_MAX_CONN ({pool_max})"),
+            ));
+        }
+
+        let idle_timeout = env.seconds("HTTP_IDLE_TIMEOUT_SECONDS", 75, 1..=3600)?;
+        let max_concurrent_requests = env.parse("HTTP_MAX_CONCURRENT_REQUESTS", 1024usize)?;
+        if max_concurrent_requests == 0 {
+            return Err(env.invalid("HTTP_MAX_CONCURRENT_REQUESTS", "must be at least 1".into()));
+        }
+
+        let log_level = match env.get("LOG_LEVEL") {
+            None => Level::Info,
+            Some(raw) => Level::parse(&raw).ok_or_else(|| {
+                env.invalid(
+                    "LOG_LEVEL",
+                    "must be one of DEBUG, INFO, WARN, ERROR".into(),
+                )
+            })?,
+        };
+
+        Ok(Self {
+            http: HttpConfig {
+                bind_address: env.parse("BIND_ADDRESS", IpAddr::from([0, 0, 0, 0]))?,
+                port: env.parse("APPLICATION_PORT", 5001u16)?,
+                idle_timeout,
+                body_timeout: env.seconds("HTTP_BODY_TIMEOUT_SECONDS", 10, 1..=600)?,
+                max_concurrent_requests,
+            },
+            db: DbConfig {
+                host: env.non_empty("DB_HOST", "localhost")?,
+                port: env.parse("DB_PORT", 5432u16)?,
+                name: env.non_empty("DB_NAME", "appdb")?,
+                user: env.non_empty("DB_USER", "postgres")?,
+                password: Secret::new(env.get("DB_PASSWORD").unwrap_or_default()),
+                pool_min,
+                pool_max,
+                connect_timeout: env.seconds("DB_CONNECT_TIMEOUT_SECONDS", 5, 1..=120)?,
+                statement_timeout: env.millis("DB_STATEMENT_TIMEOUT_MS", 5000, 1..=600_000)?,
+                pool_wait_timeout: env.millis("DB_POOL_WAIT_TIMEOUT_MS", 2000, 1..=60_000)?,
+            },
+            app: AppInfo {
+                version: env
+                    .get("APP_VERSION")
+                    .unwrap_or_else(|| env!("CARGO_PKG_VERSION").to_owned()),
+                environment: env.get("ENVIRONMENT").unwrap_or_else(|| "dev".to_owned()),
+                instance_id: env.get("INSTANCE_ID").unwrap_or_else(|| hostname.clone()),
+                instance_ip: env
+                    .get("INSTANCE_IP")
+                    .unwrap_or_else(|| "127.0.0.1".to_owned()),
+                availability_zone: env
+                    .get("AVAILABILITY_ZONE")
+                    .unwrap_or_else(|| "local".to_owned()),
+                hostname,
+                aws_region: env.get("AWS_REGION"),
+            },
+            shutdown: ShutdownConfig {
+                delay: env.seconds("SHUTDOWN_DELAY_SECONDS", 25, 0..=600)?,
+                timeout: env.seconds("SHUTDOWN_TIMEOUT_SECONDS", 30, 1..=600)?,
+            },
+            health: HealthConfig {
+                require_db: env.boolean("HEALTH_REQUIRE_DB", false)?,
+                probe_interval: env.seconds("HEALTH_PROBE_INTERVAL_SECONDS", 5, 1..=300)?,
+            },
+            log_level,
+        })
+    }
+
+    /// The settings as `(name, value)` rows for `itemsd check`, secrets masked.
+    pub fn describe(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("APPLICATION_PORT", self.http.port.to_string()),
+            ("BIND_ADDRESS", self.http.bind_address.to_string()),
+            ("ENVIRONMENT", self.app.environment.clone()),
+            ("APP_VERSION", self.app.version.clone()),
+            ("INSTANCE_ID", self.app.instance_id.clone()),
+            ("INSTANCE_IP", self.app.instance_ip.clone()),
+            ("AVAILABILITY_ZONE", self.app.availability_zone.clone()),
+            ("DB_HOST", self.db.host.clone()),
+            ("DB_PORT", self.db.port.to_string()),
+            ("DB_NAME", self.db.name.clone()),
+            ("DB_USER", self.db.user.clone()),
+            ("DB_PASSWORD", self.db.password.to_string()),
+            ("DB_POOL_MIN_CONN", self.db.pool_min.to_string()),
+            ("DB_POOL_MAX_CONN", self.db.pool_max.to_string()),
+            (
+                "DB_CONNECT_TIMEOUT_SECONDS",
+                self.db.connect_timeout.as_secs().to_string(),
+            ),
+            (
+                "DB_STATEMENT_TIMEOUT_MS",
+                self.db.statement_timeout.as_millis().to_string(),
+            ),
+            (
+                "SHUTDOWN_DELAY_SECONDS",
+                self.shutdown.delay.as_secs().to_string(),
+            ),
+            (
+                "SHUTDOWN_TIMEOUT_SECONDS",
+                self.shutdown.timeout.as_secs().to_string(),
+            ),
+            ("HEALTH_REQUIRE_DB", self.health.require_db.to_string()),
+            ("LOG_LEVEL", self.log_level.as_str().to_owned()),
+        ]
+    }
+}
+
+/// The host name, for `GET /` and the default instance id off EC2.
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_owned())
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "localhost".to_owned())
+}
+
+struct Env<'a> {
+    lookup: &'a dyn Fn(&str) -> Option<String>,
+}
+
+impl Env<'_> {
+    /// A variable's value; set-but-empty counts as unset, as in the original app's `os.getenv`
+    /// defaults for systemd `EnvironmentFile`s that list a key with no value.
+    fn get(&self, name: &str) -> Option<String> {
+        (self.lookup)(name).filter(|v| !v.trim().is_empty())
+    }
+
+    fn invalid(&self, name: &'static str, reason: String) -> ConfigError {
+        ConfigError {
+            name,
+            value: (self.lookup)(name).unwrap_or_default(),
+            reason,
+        }
+    }
+
+    fn non_empty(&self, name: &'static str, default: &str) -> Result<String, ConfigError> {
+        Ok(self.get(name).unwrap_or_else(|| default.to_owned()))
+    }
+
+    fn parse<T>(&self, name: &'static str, default: T) -> Result<T, ConfigError>
+    where
+        T: std::str::FromStr,
+        T::Err: fmt::Display,
+    {
+        match self.get(name) {
+            None => Ok(default),
+            Some(raw) => raw
+                .trim()
+                .parse()
+                .map_err(|e: T::Err| self.invalid(name, e.to_string())),
+        }
+    }
+
+    fn ranged(
+        &self,
+        name: &'static str,
+        default: u64,
+        range: std::ops::RangeInclusive<u64>,
+    ) -> Result<u64, ConfigError> {
+        let value = self.parse(name, default)?;
+        if range.contains(&value) {
+            Ok(value)
+        } else {
+            Err(self.invalid(
+                name,
+                format!("must be between {} and {}", range.start(), range.end()),
+            ))
+        }
+    }
+
+    fn seconds(
+        &self,
+        name: &'static str,
+        default: u64,
+        range: std::ops::RangeInclusive<u64>,
+    ) -> Result<Duration, ConfigError> {
+        self.ranged(name, default, range).map(Duration::from_secs)
+    }
+
+    fn millis(
+        &self,
+        name: &'static str,
+        default: u64,
+        range: std::ops::RangeInclusive<u64>,
+    ) -> Result<Duration, ConfigError> {
+        self.ranged(name, default, range).map(Duration::from_millis)
+    }
+
+    fn boolean(&self, name: &'static str, default: bool) -> Result<bool, ConfigError> {
+        match self.get(name).map(|v| v.trim().to_ascii_lowercase()) {
+            None => Ok(default),
+            Some(v) => match v.as_str() {
+                "true" | "1" | "yes" | "on" => Ok(true),
+                "false" | "0" | "no" | "off" => Ok(false),
+                _ => Err(self.invalid(name, "must be true or false".into())),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_match_the_original_app() {
+        let c = config(&[]).expect("defaults are valid");
+        assert_eq!(c.http.port, 5001);
+        assert_eq!(c.db.host, "localhost");
+        assert_eq!(c.db.port, 5432);
+        assert_eq!(c.db.name, "appdb");
+        assert_eq!(c.db.user, "postgres");
+        assert_eq!((c.db.pool_min, c.db.pool_max), (2, 10));
+        assert_eq!(c.app.environment, "dev");
+        assert_eq!(c.app.availability_zone, "local");
+        assert!(
+            c.http.idle_timeout > Duration::from_secs(60),
+            "idle timeout must exceed the ALB's 60 s"
+        );
+    }
+
+    #[test]
+    fn invalid_values_name_the_variable() {
+        let cases: &[(&[(&str, &str)], &str)] = &[
+            (&[("APPLICATION_PORT", "http")], "APPLICATION_PORT"),
+            (&[("APPLICATION_PORT", "70000")], "APPLICATION_PORT"),
+            (&[("DB_POOL_MAX_CONN", "0")], "DB_POOL_MAX_CONN"),
+            (
+                &[("DB_POOL_MIN_CONN", "5"), ("DB_POOL_MAX_CONN", "4")],
+                "DB_POOL_MIN_CONN",
+            ),
+            (&[("LOG_LEVEL", "chatty")], "LOG_LEVEL"),
+            (&[("HEALTH_REQUIRE_DB", "maybe")], "HEALTH_REQUIRE_DB"),
+            (
+                &[("SHUTDOWN_TIMEOUT_SECONDS", "0")],
+                "SHUTDOWN_TIMEOUT_SECONDS",
+            ),
+            (&[("BIND_ADDRESS", "everywhere")], "BIND_ADDRESS"),
+        ];
+        for (vars, name) in cases {
+            let err = config(vars).expect_err(&format!("{vars:?} must be rejected"));
+            assert_eq!(err.name, *name, "{vars:?}");
+            assert!(err.to_string().contains(name), "{err}");
+        }
+    }
+
+    #[test]
+    fn password_never_shows() {
+        let c = config(&[("DB_PASSWORD", "hunter2")]).expect("valid");
+        assert_eq!(c.db.password.expose(), "hunter2");
+        let shown = format!("{c:?} {:?}", c.describe());
+        assert!(!shown.contains("hunter2"), "{shown}");
+    }
+
+    #[test]
+    fn empty_values_fall_back_to_defaults() {
+        let c = config(&[("DB_HOST", ""), ("APPLICATION_PORT", " ")]).expect("valid");
+        assert_eq!(c.db.host, "localhost");
+        assert_eq!(c.http.port, 5001);
+    }
+}

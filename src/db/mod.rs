@@ -1,0 +1,34 @@
+//! PostgreSQL: the connection pool, schema migrations, and one file per table.
+//!
+//! Nothing here knows about HTTP; callers map [`DbError`] to whatever their protocol needs.
+
+pub mod info;
+pub mod items;
+pub mod migrations;
+pub mod pool;
+
+pub use pool::Pool;
+
+/// A database operation that did not succeed.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("no database connection available")]
+    Pool(#[from] deadpool_postgres::PoolError),
+    #[error("database query failed")]
+    Query(#[from] tokio_postgres::Error),
+    #[error("database did not answer within {0:?}")]
+    Timeout(std::time::Duration),
+    #[error("database schema is not ready: {0}")]
+    Schema(String),
+}
+
+impl DbError {
+    /// The SQLSTATE code of a server-side error, when there is one.
+    pub fn sqlstate(&self) -> Option<&str> {
+        match self {
+            Self::Query(e) => e.code().map(|c| c.code()),
+            Self::Pool(deadpool_postgres::PoolError::Backend(e)) => e.code().map(|c| c.code()),
+            _ => None,
+        }
+    }
+}

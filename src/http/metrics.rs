@@ -1,0 +1,129 @@
+//! `GET /metrics`: Prometheus text exposition format 0.0.4.
+
+use std::fmt::Write as _;
+
+use http::{HeaderValue, StatusCode};
+
+use super::response::{self, Resp};
+use super::State;
+use crate::health::DbState;
+use crate::telemetry::metrics::{counter, gauge, label_value};
+use crate::telemetry::process;
+
+const CONTENT_TYPE: HeaderValue =
+    HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8");
+
+pub fn render(state: &State) -> String {
+    let app = &state.app;
+    let mut out = String::with_capacity(8 * 1024);
+    out.push_str(
+        "# HELP application_info Application information.\n# TYPE application_info gauge\n",
+    );
+    let _ = writeln!(
+        out,
+        "application_info{{version=\"{}\",environment=\"{}\",instance=\"{}\"}} 1",
+        label_value(&app.version),
+        label_value(&app.environment),
+        label_value(&app.instance_id)
+    );
+    gauge(&mut out, "application_up", "Application is running.", 1.0);
+    state.metrics.render(&mut out);
+
+    let pool = state.pool.status();
+    gauge(
+        &mut out,
+        "db_pool_size",
+        "Open database connections in the pool.",
+        pool.size as f64,
+    );
+    gauge(
+        &mut out,
+        "db_pool_max_size",
+        "Configured maximum of pooled connections.",
+        pool.max_size as f64,
+    );
+    gauge(
+        &mut out,
+        "db_pool_idle",
+        "Pooled connections not in use.",
+        pool.available as f64,
+    );
+    gauge(
+        &mut out,
+        "db_pool_in_use",
+        "Pooled connections serving requests.",
+        pool.size.saturating_sub(pool.available) as f64,
+    );
+    gauge(
+        &mut out,
+        "db_pool_waiting",
+        "Requests waiting for a pooled connection.",
+        pool.waiting as f64,
+    );
+    let health = &state.health;
+    gauge(
+        &mut out,
+        "db_up",
+        "1 when the last database probe succeeded.",
+        f64::from(u8::from(health.db_state() == DbState::Up)),
+    );
+    gauge(
+        &mut out,
+        "db_probe_duration_seconds",
+        "Duration of the last database probe.",
+        health.probe_latency().as_secs_f64(),
+    );
+    counter(
+        &mut out,
+        "db_probe_failures_total",
+        "Database probes that failed.",
+        health
+            .probe_failures
+            .load(std::sync::atomic::Ordering::Relaxed),
+    );
+    gauge(
+        &mut out,
+        "db_schema_version",
+        "Applied schema migration version.",
+        f64::from(health.schema_version()),
+    );
+
+    let p = process::read();
+    gauge(
+        &mut out,
+        "process_resident_memory_bytes",
+        "Resident memory size in bytes.",
+        p.resident_bytes as f64,
+    );
+    out.push_str("# HELP process_cpu_seconds_total Total user and system CPU time spent in seconds.\n# TYPE process_cpu_seconds_total counter\n");
+    let _ = writeln!(out, "process_cpu_seconds_total {}", p.cpu_seconds);
+    gauge(
+        &mut out,
+        "process_open_fds",
+        "Number of open file descriptors.",
+        p.open_fds as f64,
+    );
+    gauge(
+        &mut out,
+        "process_max_fds",
+        "Maximum number of open file descriptors.",
+        p.max_fds as f64,
+    );
+    gauge(
+        &mut out,
+        "process_threads",
+        "Number of OS threads.",
+        p.threads as f64,
+    );
+    gauge(
+        &mut out,
+        "process_start_time_seconds",
+        "Start time of the process since unix epoch in seconds.",
+        p.start_time_seconds,
+    );
+    out
+}
+
+pub fn metrics(state: &State) -> Resp {
+    response::with_body(StatusCode::OK, CONTENT_TYPE, render(state).into_bytes())
+}

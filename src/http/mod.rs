@@ -1,0 +1,72 @@
+//! The HTTP side: the server loop, the router, one file per resource, and error mapping.
+
+pub mod body;
+pub mod error;
+pub mod info;
+pub mod items;
+pub mod metrics;
+pub mod response;
+pub mod router;
+pub mod server;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::HeaderValue;
+use tokio::sync::Semaphore;
+
+use crate::config::AppInfo;
+use crate::db::{DbError, Pool};
+use crate::health::Health;
+use crate::telemetry::log::Logger;
+use crate::telemetry::metrics::HttpMetrics;
+use error::ApiError;
+
+/// What every handler may use. Built once at start-up and shared by all connections.
+pub struct State {
+    pub app: AppInfo,
+    pub pool: Pool,
+    pub health: Arc<Health>,
+    pub metrics: Arc<HttpMetrics>,
+    pub logger: Logger,
+    /// Bounds the requests served at once: a request that finds no permit is answered 503 at
+    /// once instead of queueing without limit behind a slow database.
+    pub limiter: Arc<Semaphore>,
+    pub body_timeout: Duration,
+    /// Longest any request waits on the database in all (pool checkout plus queries), so a
+    /// database that stopped answering cannot hold requests past it.
+    pub db_deadline: Duration,
+    /// `X-Instance-ID`, encoded once.
+    pub instance_header: HeaderValue,
+}
+
+impl State {
+    /// Runs a database operation within [`State::db_deadline`].
+    pub async fn bounded<T>(
+        &self,
+        op: impl Future<Output = Result<T, DbError>>,
+    ) -> Result<T, ApiError> {
+        match tokio::time::timeout(self.db_deadline, op).await {
+            Ok(result) => result.map_err(ApiError::from),
+            Err(_) => Err(ApiError::from(DbError::Timeout(self.db_deadline))),
+        }
+    }
+
+    /// Logs what lies behind a server-side error answer; client errors are not worth a line
+    /// beyond the access log.
+    pub fn log_error_cause(&self, err: &ApiError) {
+        if !err.status.is_server_error() {
+            return;
+        }
+        let record = self
+            .logger
+            .warn("request failed")
+            .field("status", err.status.as_u16())
+            .field("reason", err.message.as_ref());
+        match &err.cause {
+            Some(cause) => record.error_chain(cause.as_ref()).emit(),
+            None => record.emit(),
+        }
+    }
+}

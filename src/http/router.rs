@@ -1,0 +1,263 @@
+//! Maps a request to its route template and handler, and wraps every request with what all of
+//! them share: the concurrency limit, the three response headers, metrics and the access log.
+
+use std::convert::Infallible;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Instant;
+
+use http::{HeaderMap, HeaderValue, Method, Request, StatusCode};
+use hyper::body::Incoming;
+
+use super::error::ApiError;
+use super::response::{self, Resp};
+use super::{info, items, metrics, State};
+use crate::domain::ItemRef;
+use crate::telemetry::metrics::method_index;
+
+/// Longest path and query accepted; longer is 414. Real clients send far less.
+pub const MAX_URI_BYTES: usize = 4096;
+/// Longest client-supplied `X-Request-ID` echoed back; longer ones are replaced.
+const MAX_REQUEST_ID_BYTES: usize = 128;
+
+/// Route templates, the only values the `route` metric label takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Route {
+    Index,
+    Health,
+    Db,
+    Items,
+    Item,
+    Metrics,
+    Unmatched,
+}
+
+pub const ROUTE_LABELS: &[&str] = &[
+    "/",
+    "/health",
+    "/db",
+    "/api/items",
+    "/api/items/{id}",
+    "/metrics",
+    "unmatched",
+];
+
+impl Route {
+    fn index(self) -> usize {
+        self as usize
+    }
+
+    /// The methods a route accepts, as an `Allow` header value.
+    fn allow(self) -> &'static str {
+        match self {
+            Self::Items => "GET, HEAD, POST",
+            Self::Item => "GET, HEAD, DELETE",
+            _ => "GET, HEAD",
+        }
+    }
+
+    fn resolve(path: &str) -> (Self, Option<&str>) {
+        match path {
+            "/" => (Self::Index, None),
+            "/health" => (Self::Health, None),
+            "/db" => (Self::Db, None),
+            "/api/items" => (Self::Items, None),
+            "/metrics" => (Self::Metrics, None),
+            _ => match path.strip_prefix("/api/items/") {
+                Some(id) if !id.is_empty() && !id.contains('/') => (Self::Item, Some(id)),
+                _ => (Self::Unmatched, None),
+            },
+        }
+    }
+}
+
+/// Every (route, method) pair served, for the OpenAPI consistency test.
+pub fn served_operations() -> Vec<(&'static str, &'static str)> {
+    let mut ops = Vec::new();
+    for (route, label) in [
+        (Route::Index, "/"),
+        (Route::Health, "/health"),
+        (Route::Db, "/db"),
+        (Route::Items, "/api/items"),
+        (Route::Item, "/api/items/{id}"),
+        (Route::Metrics, "/metrics"),
+    ] {
+        for method in route.allow().split(", ").filter(|m| *m != "HEAD") {
+            ops.push((label, method));
+        }
+    }
+    ops
+}
+
+/// Counts a request in flight, and logs it as abandoned if the client goes away before the
+/// answer (hyper then drops the request's future, and no other code runs for it).
+struct InFlight<'a> {
+    state: &'a State,
+    method: &'a Method,
+    path: &'a str,
+    request_id: &'a str,
+    started: Instant,
+    finished: bool,
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.state.metrics.in_flight.fetch_sub(1, Ordering::Relaxed);
+        if !self.finished {
+            self.state
+                .logger
+                .info("request abandoned by the client")
+                .field("method", self.method.as_str())
+                .field("path", self.path)
+                .field("request_id", self.request_id)
+                .field("elapsed_ms", self.started.elapsed().as_secs_f64() * 1000.0)
+                .emit();
+        }
+    }
+}
+
+pub async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Resp, Infallible> {
+    let started = Instant::now();
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let request_id = request_id(req.headers());
+    let (route, _) = Route::resolve(&path);
+
+    let result = match state.limiter.clone().try_acquire_owned() {
+        Err(_) => {
+            state
+                .metrics
+                .rejected_overload
+                .fetch_add(1, Ordering::Relaxed);
+            Err(ApiError::overloaded())
+        }
+        Ok(_permit) => {
+            state.metrics.in_flight.fetch_add(1, Ordering::Relaxed);
+            let mut guard = InFlight {
+                state: &state,
+                method: &method,
+                path: &path,
+                request_id: &request_id,
+                started,
+                finished: false,
+            };
+            let result = dispatch(&state, route, req).await;
+            guard.finished = true;
+            result
+        }
+    };
+
+    let mut resp = match result {
+        Ok(resp) => resp,
+        Err(err) => {
+            state.log_error_cause(&err);
+            response::error(&err)
+        }
+    };
+    let elapsed = started.elapsed();
+    let status = resp.status().as_u16();
+    let headers = resp.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        headers.insert("x-request-id", v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&format!("{:.2}ms", elapsed.as_secs_f64() * 1000.0)) {
+        headers.insert("x-response-time", v);
+    }
+    headers.insert("x-instance-id", state.instance_header.clone());
+
+    state
+        .metrics
+        .record(route.index(), method_index(&method), status, elapsed);
+    state
+        .logger
+        .info("request completed")
+        .field("method", method.as_str())
+        .field("path", path.as_str())
+        .field("route", ROUTE_LABELS[route.index()])
+        .field("status", status)
+        .field("response_time_ms", elapsed.as_secs_f64() * 1000.0)
+        .field("request_id", request_id.as_str())
+        .field("instance_id", state.app.instance_id.as_str())
+        .emit();
+    Ok(resp)
+}
+
+async fn dispatch(state: &State, route: Route, req: Request<Incoming>) -> Result<Resp, ApiError> {
+    let uri_len = req.uri().path_and_query().map_or(0, |pq| pq.as_str().len());
+    if uri_len > MAX_URI_BYTES {
+        return Err(ApiError::new(
+            StatusCode::URI_TOO_LONG,
+            format!("the URL must be at most {MAX_URI_BYTES} bytes"),
+        ));
+    }
+    if route == Route::Unmatched {
+        return Err(ApiError::not_found("the requested URL was not found"));
+    }
+    let method = req.method().clone();
+    let is_get = method == Method::GET || method == Method::HEAD;
+    match (route, is_get, &method) {
+        (Route::Index, true, _) => Ok(info::index(state)),
+        (Route::Health, true, _) => Ok(info::health(state)),
+        (Route::Db, true, _) => Ok(info::db(state).await),
+        (Route::Metrics, true, _) => Ok(metrics::metrics(state)),
+        (Route::Items, true, _) => items::list(state, req.uri().query()).await,
+        (Route::Items, false, &Method::POST) => items::create(state, req).await,
+        (Route::Item, _, m) if is_get || m == Method::DELETE => {
+            let (_, raw_id) = Route::resolve(req.uri().path());
+            let id = ItemRef::parse(raw_id.unwrap_or_default())?;
+            if is_get {
+                items::get(state, id).await
+            } else {
+                items::delete(state, id).await
+            }
+        }
+        _ => Err(ApiError::method_not_allowed(route.allow())),
+    }
+}
+
+/// The client's `X-Request-ID` when it is a sane token, a fresh UUID otherwise.
+fn request_id(headers: &HeaderMap) -> String {
+    headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            !v.is_empty()
+                && v.len() <= MAX_REQUEST_ID_BYTES
+                && v.bytes().all(|b| b.is_ascii_graphic())
+        })
+        .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_resolve_to_templates() {
+        let cases = [
+            ("/", Route::Index, None),
+            ("/health", Route::Health, None),
+            ("/api/items", Route::Items, None),
+            ("/api/items/", Route::Unmatched, None),
+            ("/api/items/7", Route::Item, Some("7")),
+            ("/api/items/7/x", Route::Unmatched, None),
+            ("/api/itemsx", Route::Unmatched, None),
+            ("/metrics", Route::Metrics, None),
+            ("/nope", Route::Unmatched, None),
+        ];
+        for (path, route, param) in cases {
+            assert_eq!(Route::resolve(path), (route, param), "{path}");
+        }
+        assert_eq!(ROUTE_LABELS.len(), Route::Unmatched.index() + 1);
+    }
+
+    #[test]
+    fn request_ids_are_echoed_only_when_sane() {
+        let mut h = HeaderMap::new();
+        h.insert("x-request-id", HeaderValue::from_static("abc-123"));
+        assert_eq!(request_id(&h), "abc-123");
+        h.insert("x-request-id", HeaderValue::from_static("has space"));
+        assert_ne!(request_id(&h), "has space");
+        assert_eq!(request_id(&HeaderMap::new()).len(), 36);
+    }
+}

@@ -1,0 +1,184 @@
+//! Wires everything together and owns the process lifecycle: bind, serve, drain, flush.
+//!
+//! [`Application::build`] binds (port 0 in tests) and prepares the database without ever
+//! failing on it; [`Application::run`] serves until a [`Shutdown`] is requested and then walks
+//! the timeline of DESIGN §3:
+//!
+//! 1. `/health` answers 503 at once; requests are served as before.
+//! 2. Keep accepting for `SHUTDOWN_DELAY_SECONDS`, so the load balancer sees the failed check.
+//! 3. Stop accepting; in-flight requests finish (busy connections answer `Connection: close`,
+//!    idle ones close), bounded by `SHUTDOWN_TIMEOUT_SECONDS`.
+//! 4. Flush logs (bounded), close the pool, return.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use http::HeaderValue;
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Semaphore};
+
+use crate::config::Config;
+use crate::db;
+use crate::health::{self, Health, Phase};
+use crate::http::{router::ROUTE_LABELS, server, State};
+use crate::shutdown::Shutdown;
+use crate::systemd;
+use crate::telemetry::log::Logger;
+use crate::telemetry::metrics::HttpMetrics;
+
+/// Bound on the final log flush (DESIGN §3 step 4).
+const FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("could not listen on {addr}")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Pool(#[from] db::pool::PoolBuildError),
+    #[error("INSTANCE_ID cannot be sent as an HTTP header")]
+    InstanceId(#[from] http::header::InvalidHeaderValue),
+}
+
+pub struct Application {
+    config: Config,
+    listener: TcpListener,
+    local_addr: SocketAddr,
+    state: Arc<State>,
+}
+
+impl Application {
+    /// Binds the listener and builds the pool; tries the database once (migrations and the
+    /// minimum connections) but starts without it when it is down.
+    pub async fn build(config: Config, logger: Logger) -> Result<Self, StartupError> {
+        let addr = SocketAddr::new(config.http.bind_address, config.http.port);
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| StartupError::Bind { addr, source })?;
+        let local_addr = listener
+            .local_addr()
+            .map_err(|source| StartupError::Bind { addr, source })?;
+        let pool = db::pool::build(&config.db)?;
+        let health = Arc::new(Health::new(config.health.require_db));
+
+        let first = health::probe_once(&pool, &health, &logger).await;
+        if first == health::DbState::Up {
+            if let Err(e) = db::pool::fill_to(&pool, config.db.pool_min).await {
+                logger
+                    .warn("could not open the minimum pool connections")
+                    .error_chain(&e)
+                    .emit();
+            }
+        }
+
+        let state = Arc::new(State {
+            app: config.app.clone(),
+            pool,
+            health,
+            metrics: Arc::new(HttpMetrics::new(ROUTE_LABELS)),
+            logger,
+            limiter: Arc::new(Semaphore::new(config.http.max_concurrent_requests)),
+            body_timeout: config.http.body_timeout,
+            db_deadline: config.db.statement_timeout + config.db.pool_wait_timeout,
+            instance_header: HeaderValue::from_str(&config.app.instance_id)?,
+        });
+        Ok(Self {
+            config,
+            listener,
+            local_addr,
+            state,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Serves until `shutdown` is requested, then drains and returns.
+    pub async fn run(self, shutdown: Shutdown) {
+        let Self {
+            config,
+            listener,
+            local_addr,
+            state,
+        } = self;
+        let logger = state.logger.clone();
+        let (stop_probe, probe_stopped) = watch::channel(false);
+        let probe = tokio::spawn(health::run_probe(
+            state.pool.clone(),
+            Arc::clone(&state.health),
+            logger.clone(),
+            config.health.probe_interval,
+            config.db.pool_min,
+            probe_stopped,
+        ));
+
+        state.health.set_phase(Phase::Serving);
+        logger
+            .info("itemsd listening")
+            .field("address", local_addr.to_string())
+            .field("version", state.app.version.as_str())
+            .field("environment", state.app.environment.as_str())
+            .field("instance_id", state.app.instance_id.as_str())
+            .field("database", state.health.verdict().database)
+            .field("schema_version", state.health.schema_version())
+            .emit();
+        let _ = systemd::notify("READY=1");
+
+        let graceful = GracefulShutdown::new();
+        let pre_stop = async {
+            shutdown.requested().await;
+            state.health.set_phase(Phase::Draining);
+            let _ = systemd::notify("STOPPING=1");
+            let delay = config.shutdown.delay;
+            logger
+                .info("draining: /health now answers 503; still serving")
+                .field("pre_stop_delay_s", delay.as_secs())
+                .field("drain_timeout_s", config.shutdown.timeout.as_secs())
+                .emit();
+            tokio::select! {
+                () = tokio::time::sleep(delay) => {}
+                () = shutdown.hurried() => {}
+            }
+        };
+        server::accept_until(
+            listener,
+            Arc::clone(&state),
+            config.http.idle_timeout,
+            &graceful,
+            pre_stop,
+        )
+        .await;
+
+        let open = graceful.count();
+        let drain_started = Instant::now();
+        logger
+            .info("stopped accepting; finishing in-flight requests")
+            .field("open_connections", open)
+            .emit();
+        let drained = tokio::select! {
+            () = graceful.shutdown() => true,
+            () = tokio::time::sleep(config.shutdown.timeout) => false,
+            () = shutdown.hurried() => false,
+        };
+        let record = if drained {
+            logger.info("all connections drained")
+        } else {
+            logger.warn("drain cut short: connections still open are dropped")
+        };
+        record
+            .field("drain_ms", drain_started.elapsed().as_secs_f64() * 1000.0)
+            .emit();
+
+        let _ = stop_probe.send(true);
+        let _ = probe.await;
+        state.pool.close();
+        logger.info("itemsd stopped").emit();
+        logger.flush(FLUSH_TIMEOUT);
+    }
+}

@@ -1,0 +1,413 @@
+//! JSON log records, one object a line: `timestamp`, `level`, `msg`, then the record's fields.
+//!
+//! Records are built straight into a line buffer (no intermediate map) and handed to a
+//! [`LogSink`]. The request path never blocks on output: the stdout sink appends to a bounded
+//! in-memory buffer that a background thread writes out; when that buffer is full the record is
+//! dropped and counted, and the count is reported in a later line.
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+
+/// Bytes of log lines the stdout sink holds before it drops new ones: enough for tens of
+/// thousands of access-log lines while stdout (journald) is slow.
+const STDOUT_BUFFER_BYTES: usize = 8 * 1024 * 1024;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    Debug,
+    Info,
+    Warn,
+    Error,
+}
+
+impl Level {
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw.trim().to_ascii_uppercase().as_str() {
+            "DEBUG" => Some(Self::Debug),
+            "INFO" => Some(Self::Info),
+            "WARN" | "WARNING" => Some(Self::Warn),
+            "ERROR" => Some(Self::Error),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Debug => "DEBUG",
+            Self::Info => "INFO",
+            Self::Warn => "WARN",
+            Self::Error => "ERROR",
+        }
+    }
+}
+
+/// Where finished lines go. Implementations must not block for long: they run on the
+/// request path.
+pub trait LogSink: Send + Sync + 'static {
+    /// Takes one complete JSON line (without the trailing newline).
+    fn write_line(&self, line: &str);
+    /// Blocks until everything written so far is out, or `deadline` passes.
+    fn flush(&self, deadline: Duration);
+}
+
+/// A cheap, cloneable handle that builds records and hands them to the sink.
+#[derive(Clone)]
+pub struct Logger {
+    level: Level,
+    sink: Arc<dyn LogSink>,
+}
+
+impl Logger {
+    pub fn new(level: Level, sink: Arc<dyn LogSink>) -> Self {
+        Self { level, sink }
+    }
+
+    /// A logger writing to stdout through a background thread.
+    pub fn stdout(level: Level) -> Self {
+        Self::new(level, Arc::new(StdoutSink::start()))
+    }
+
+    pub fn enabled(&self, level: Level) -> bool {
+        level >= self.level
+    }
+
+    pub fn record(&self, level: Level, msg: &str) -> Record<'_> {
+        if !self.enabled(level) {
+            return Record {
+                logger: self,
+                line: None,
+            };
+        }
+        let mut line = String::with_capacity(256);
+        line.push_str("{\"timestamp\":\"");
+        let now = chrono::Utc::now();
+        let _ = write!(line, "{}", now.format("%Y-%m-%dT%H:%M:%S%.3fZ"));
+        line.push_str("\",\"level\":\"");
+        line.push_str(level.as_str());
+        line.push_str("\",\"msg\":");
+        push_json_str(&mut line, msg);
+        Record {
+            logger: self,
+            line: Some(line),
+        }
+    }
+
+    pub fn debug(&self, msg: &str) -> Record<'_> {
+        self.record(Level::Debug, msg)
+    }
+    pub fn info(&self, msg: &str) -> Record<'_> {
+        self.record(Level::Info, msg)
+    }
+    pub fn warn(&self, msg: &str) -> Record<'_> {
+        self.record(Level::Warn, msg)
+    }
+    pub fn error(&self, msg: &str) -> Record<'_> {
+        self.record(Level::Error, msg)
+    }
+
+    /// Waits (bounded) until every line logged so far has been written out.
+    pub fn flush(&self, deadline: Duration) {
+        self.sink.flush(deadline);
+    }
+}
+
+/// One record under construction; `emit` sends it. Dropping it unsent sends nothing.
+#[must_use = "call .emit() to write the record"]
+pub struct Record<'a> {
+    logger: &'a Logger,
+    /// `None` when the level is filtered out, so disabled records cost no formatting.
+    line: Option<String>,
+}
+
+impl Record<'_> {
+    pub fn field(mut self, key: &str, value: impl LogValue) -> Self {
+        if let Some(line) = self.line.as_mut() {
+            line.push(',');
+            push_json_str(line, key);
+            line.push(':');
+            value.write_json(line);
+        }
+        self
+    }
+
+    /// Adds `error` with the whole cause chain, outermost first, joined by ": ".
+    pub fn error_chain(self, err: &(dyn std::error::Error + 'static)) -> Self {
+        let mut text = err.to_string();
+        let mut source = err.source();
+        while let Some(cause) = source {
+            let cause_text = cause.to_string();
+            // Many errors repeat their source's text in their own; say each part once.
+            if !text.contains(&cause_text) {
+                text.push_str(": ");
+                text.push_str(&cause_text);
+            }
+            source = cause.source();
+        }
+        self.field("error", text.as_str())
+    }
+
+    pub fn emit(self) {
+        if let Some(mut line) = self.line {
+            line.push('}');
+            self.logger.sink.write_line(&line);
+        }
+    }
+}
+
+/// A value that can be written as JSON into a log line.
+pub trait LogValue {
+    fn write_json(&self, out: &mut String);
+}
+
+impl LogValue for &str {
+    fn write_json(&self, out: &mut String) {
+        push_json_str(out, self);
+    }
+}
+impl LogValue for &String {
+    fn write_json(&self, out: &mut String) {
+        push_json_str(out, self);
+    }
+}
+impl LogValue for String {
+    fn write_json(&self, out: &mut String) {
+        push_json_str(out, self);
+    }
+}
+impl LogValue for bool {
+    fn write_json(&self, out: &mut String) {
+        out.push_str(if *self { "true" } else { "false" });
+    }
+}
+macro_rules! integer_log_value {
+    ($($t:ty),*) => {$(
+        impl LogValue for $t {
+            fn write_json(&self, out: &mut String) {
+                let _ = write!(out, "{self}");
+            }
+        }
+    )*};
+}
+integer_log_value!(u16, u32, u64, usize, i32, i64);
+impl LogValue for f64 {
+    fn write_json(&self, out: &mut String) {
+        if self.is_finite() {
+            let _ = write!(out, "{:.3}", self);
+        } else {
+            out.push_str("null");
+        }
+    }
+}
+impl<T: LogValue> LogValue for Option<T> {
+    fn write_json(&self, out: &mut String) {
+        match self {
+            Some(v) => v.write_json(out),
+            None => out.push_str("null"),
+        }
+    }
+}
+
+/// Appends `s` as a JSON string literal.
+pub fn push_json_str(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// Writes lines to stdout from a background thread, so a slow reader of stdout (journald under
+/// pressure, a full pipe) never stalls a request.
+pub struct StdoutSink {
+    shared: Arc<StdoutShared>,
+}
+
+struct StdoutShared {
+    /// Lines waiting for the writer thread, and whether the writer is mid-write (so `flush`
+    /// knows when output has really caught up).
+    state: Mutex<StdoutState>,
+    /// Wakes the writer when lines arrive, and flushers when the writer catches up.
+    changed: Condvar,
+    /// Lines dropped because the buffer was full; reported and reset by the writer.
+    dropped: AtomicU64,
+}
+
+#[derive(Default)]
+struct StdoutState {
+    pending: Vec<u8>,
+    writing: bool,
+}
+
+impl StdoutSink {
+    pub fn start() -> Self {
+        let shared = Arc::new(StdoutShared {
+            state: Mutex::new(StdoutState::default()),
+            changed: Condvar::new(),
+            dropped: AtomicU64::new(0),
+        });
+        let writer = Arc::clone(&shared);
+        // A plain thread, not a tokio task: it blocks on stdout by design and must keep working
+        // outside a runtime (the CLI subcommands) and while the runtime shuts down.
+        let spawned = std::thread::Builder::new()
+            .name("itemsd-stdout".into())
+            .spawn(move || writer.run());
+        if spawned.is_err() {
+            // Without the thread, lines would pile up unseen; say so where it can be seen.
+            eprintln!("itemsd: could not start the log writer thread; logs go nowhere");
+        }
+        Self { shared }
+    }
+}
+
+impl StdoutShared {
+    fn run(&self) {
+        let mut stdout = std::io::stdout().lock();
+        loop {
+            let batch = {
+                let Ok(mut state) = self.state.lock() else {
+                    return;
+                };
+                while state.pending.is_empty() {
+                    state.writing = false;
+                    self.changed.notify_all();
+                    state = match self.changed.wait(state) {
+                        Ok(s) => s,
+                        Err(_) => return,
+                    };
+                }
+                state.writing = true;
+                std::mem::take(&mut state.pending)
+            };
+            let _ = stdout.write_all(&batch);
+            let dropped = self.dropped.swap(0, Ordering::Relaxed);
+            if dropped > 0 {
+                let mut line = String::new();
+                line.push_str("{\"timestamp\":\"");
+                let _ = write!(
+                    line,
+                    "{}",
+                    chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ")
+                );
+                let _ = writeln!(
+                    line,
+                    "\",\"level\":\"WARN\",\"msg\":\"log lines dropped: stdout too slow\",\"dropped\":{dropped}}}"
+                );
+                let _ = stdout.write_all(line.as_bytes());
+            }
+            let _ = stdout.flush();
+        }
+    }
+}
+
+impl LogSink for StdoutSink {
+    fn write_line(&self, line: &str) {
+        let Ok(mut state) = self.shared.state.lock() else {
+            return;
+        };
+        if state.pending.len() + line.len() + 1 > STDOUT_BUFFER_BYTES {
+            self.shared.dropped.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        let was_empty = state.pending.is_empty();
+        state.pending.extend_from_slice(line.as_bytes());
+        state.pending.push(b'\n');
+        drop(state);
+        if was_empty {
+            self.shared.changed.notify_all();
+        }
+    }
+
+    fn flush(&self, deadline: Duration) {
+        let Ok(state) = self.shared.state.lock() else {
+            return;
+        };
+        let _ = self
+            .shared
+            .changed
+            .wait_timeout_while(state, deadline, |s| !s.pending.is_empty() || s.writing);
+    }
+}
+
+/// Keeps lines in memory: for tests that assert on what was logged.
+#[derive(Default)]
+pub struct MemorySink {
+    lines: Mutex<Vec<String>>,
+}
+
+impl MemorySink {
+    pub fn lines(&self) -> Vec<String> {
+        self.lines.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+}
+
+impl LogSink for MemorySink {
+    fn write_line(&self, line: &str) {
+        if let Ok(mut lines) = self.lines.lock() {
+            lines.push(line.to_owned());
+        }
+    }
+    fn flush(&self, _deadline: Duration) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_are_one_json_object_with_the_promised_fields() {
+        let sink = Arc::new(MemorySink::default());
+        let logger = Logger::new(Level::Info, sink.clone());
+        logger
+            .info("request \"done\"\n")
+            .field("method", "GET")
+            .field("status", 200u16)
+            .field("response_time_ms", 1.5f64)
+            .field("request_id", Some("abc"))
+            .emit();
+        logger.debug("filtered out").emit();
+        let lines = sink.lines();
+        assert_eq!(lines.len(), 1, "debug must be filtered at INFO");
+        let v: serde_json::Value = serde_json::from_str(&lines[0]).expect("valid JSON");
+        assert_eq!(v["level"], "INFO");
+        assert_eq!(v["msg"], "request \"done\"\n");
+        assert_eq!(v["method"], "GET");
+        assert_eq!(v["status"], 200);
+        assert_eq!(v["response_time_ms"], 1.5);
+        assert_eq!(v["request_id"], "abc");
+        assert!(v["timestamp"].as_str().is_some_and(|t| t.ends_with('Z')));
+    }
+
+    #[test]
+    fn control_characters_are_escaped() {
+        let mut s = String::new();
+        push_json_str(&mut s, "a\u{0}b\u{1f}c\u{7f}é");
+        let back: String = serde_json::from_str(&s).expect("valid JSON string");
+        assert_eq!(back, "a\u{0}b\u{1f}c\u{7f}é");
+    }
+
+    #[test]
+    fn error_chain_names_every_cause_once() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("outer")]
+        struct Outer(#[source] std::io::Error);
+        let sink = Arc::new(MemorySink::default());
+        let logger = Logger::new(Level::Info, sink.clone());
+        let err = Outer(std::io::Error::other("inner cause"));
+        logger.error("failed").error_chain(&err).emit();
+        let v: serde_json::Value = serde_json::from_str(&sink.lines()[0]).expect("json");
+        assert_eq!(v["error"], "outer: inner cause");
+    }
+}

@@ -1,0 +1,5 @@
+//! Log records and metrics: the ground floor that everything above reports through.
+
+pub mod log;
+pub mod metrics;
+pub mod process;
