@@ -32,12 +32,14 @@ pub enum Route {
     Unmatched,
 }
 
+/// `:id` rather than OpenAPI's `{id}`: braces inside label values trip naive exposition
+/// parsers (prometheus-parse among them), though the format allows them.
 pub const ROUTE_LABELS: &[&str] = &[
     "/",
     "/health",
     "/db",
     "/api/items",
-    "/api/items/{id}",
+    "/api/items/:id",
     "/metrics",
     "unmatched",
 ];

@@ -1,0 +1,6 @@
+//! What the integration tests share: PostgreSQL clusters, the in-process server, a client.
+#![allow(dead_code)] // each test binary uses its own part of the harness
+
+pub mod app;
+pub mod client;
+pub mod pg;
