@@ -143,6 +143,11 @@ variable "performance_insights_enabled" {
   description = "Performance Insights: null picks it automatically (on for every class that supports it), true/false forces it."
   type        = bool
   default     = null
+
+  validation {
+    condition     = var.performance_insights_enabled != true || !contains(["db.t2.micro", "db.t2.small", "db.t3.micro", "db.t3.small", "db.t4g.micro", "db.t4g.small"], var.instance_class)
+    error_message = "Performance Insights is not available on db.t2/t3/t4g micro and small classes; leave performance_insights_enabled null or false there."
+  }
 }
 
 variable "monitoring_interval" {

@@ -118,6 +118,7 @@ resource "aws_sns_topic_subscription" "email" {
 # --- itemsd's logs ----------------------------------------------------------
 
 resource "aws_cloudwatch_log_group" "this" {
+  #checkov:skip=CKV_AWS_338:Retention is the log_retention_days variable: 14 days in dev, 90 in prod; long-term audit data is not in application logs.
   name              = local.log_group_name
   retention_in_days = var.log_retention_days
   kms_key_id        = aws_kms_key.this.arn

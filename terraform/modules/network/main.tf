@@ -176,6 +176,7 @@ resource "aws_vpc_endpoint" "interface" {
 
 # Flow logs -> CloudWatch Logs, through a role only the flow logs service can assume.
 resource "aws_cloudwatch_log_group" "flow_logs" {
+  #checkov:skip=CKV_AWS_338:Retention is the flow_logs_retention_days variable: short in dev to hold costs down, each environment sets its own.
   count = var.enable_flow_logs ? 1 : 0
 
   name              = "/vpc/${var.name}/flow-logs"
