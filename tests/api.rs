@@ -201,8 +201,16 @@ async fn bad_input_gets_a_clear_4xx_with_the_error_body() {
     let desc_10001 = format!(r#"{{"name":"a","description":"{}"}}"#, "d".repeat(10_001));
     let big = format!(r#"{{"name":"{}"}}"#, "x".repeat(70 * 1024));
     let long_query = format!("/api/items?x={}", "a".repeat(5000));
-    type Headers<'a> = &'a [(&'a str, &'a str)];
-    let cases: Vec<(&str, &str, Headers, Vec<u8>, u16, &str)> = vec![
+    /// Method, path, headers, body, expected status, part of the expected message.
+    type Case<'a> = (
+        &'a str,
+        &'a str,
+        &'a [(&'a str, &'a str)],
+        Vec<u8>,
+        u16,
+        &'a str,
+    );
+    let cases: Vec<Case> = vec![
         (
             "POST",
             "/api/items",
