@@ -1,0 +1,155 @@
+# Plan-only tests of the iam module against a mocked AWS provider: the inline
+# policy is exactly what itemsd does, and every statement is scoped.
+
+mock_provider "aws" {
+  mock_data "aws_caller_identity" {
+    defaults = {
+      account_id = "123456789012"
+    }
+  }
+  mock_data "aws_partition" {
+    defaults = {
+      partition = "aws"
+    }
+  }
+  mock_data "aws_region" {
+    defaults = {
+      name = "eu-north-1"
+    }
+  }
+}
+
+variables {
+  name = "itemsd-test"
+  secret_arns = [
+    "arn:aws:secretsmanager:eu-north-1:123456789012:secret:itemsd-test/db-connection-20240101-AbCdEf",
+    "arn:aws:secretsmanager:eu-north-1:123456789012:secret:rds!db-0000-AbCdEf",
+  ]
+  secrets_kms_key_arns = ["arn:aws:kms:eu-north-1:123456789012:key/11111111-2222-3333-4444-555555555555"]
+  log_group_arn        = "arn:aws:logs:eu-north-1:123456789012:log-group:/itemsd/itemsd-test"
+}
+
+run "statements_are_scoped" {
+  command = plan
+
+  assert {
+    condition = alltrue([
+      for s in jsondecode(aws_iam_role_policy.this.policy).Statement :
+      s.Effect == "Allow" && (
+        !contains(flatten([s.Resource]), "*") ||
+        (s.Action == ["cloudwatch:PutMetricData"] && try(s.Condition.StringEquals["cloudwatch:namespace"], "") == "Itemsd")
+      )
+    ])
+    error_message = "no statement may use Resource \"*\" except PutMetricData, which must be conditioned on its namespace"
+  }
+  assert {
+    condition = alltrue([
+      for s in jsondecode(aws_iam_role_policy.this.policy).Statement :
+      alltrue([for a in flatten([s.Action]) : !endswith(a, ":*") && a != "*"])
+    ])
+    error_message = "no wildcard actions"
+  }
+  assert {
+    condition = alltrue([
+      for s in jsondecode(aws_iam_role_policy.this.policy).Statement :
+      alltrue([for a in flatten([s.Action]) : !startswith(a, "ecr:")])
+    ])
+    error_message = "no ECR permissions (there is no container)"
+  }
+  assert {
+    condition     = aws_iam_role_policy_attachment.ssm_core.policy_arn == "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
+    error_message = "the only managed policy is SSM core (no CloudWatch agent policy)"
+  }
+}
+
+run "each_permission_targets_its_resource" {
+  command = plan
+
+  assert {
+    condition     = tolist([for s in jsondecode(aws_iam_role_policy.this.policy).Statement : s.Resource if s.Sid == "ReadDatabaseSecrets"][0]) == var.secret_arns
+    error_message = "secrets: exactly the two secret ARNs"
+  }
+  assert {
+    condition = (
+      tolist([for s in jsondecode(aws_iam_role_policy.this.policy).Statement : s.Resource if s.Sid == "DecryptDatabaseSecrets"][0]) == var.secrets_kms_key_arns &&
+      [for s in jsondecode(aws_iam_role_policy.this.policy).Statement : s.Condition.StringEquals["kms:ViaService"] if s.Sid == "DecryptDatabaseSecrets"][0] == "secretsmanager.eu-north-1.amazonaws.com"
+    )
+    error_message = "KMS: decrypt with the secrets' key, through Secrets Manager only"
+  }
+  assert {
+    condition     = tolist([for s in jsondecode(aws_iam_role_policy.this.policy).Statement : s.Resource if s.Sid == "WriteOwnLogStreams"][0]) == tolist(["arn:aws:logs:eu-north-1:123456789012:log-group:/itemsd/itemsd-test:log-stream:*"])
+    error_message = "logs: only streams of its own log group"
+  }
+  assert {
+    condition     = length([for s in jsondecode(aws_iam_role_policy.this.policy).Statement : s if s.Sid == "CompleteOwnLifecycleHook"]) == 0
+    error_message = "no lifecycle permission unless the hook is enabled"
+  }
+  assert {
+    condition     = jsondecode(aws_iam_role.this.assume_role_policy).Statement[0].Principal.Service == "ec2.amazonaws.com"
+    error_message = "only EC2 assumes the role"
+  }
+}
+
+run "lifecycle_hook_is_its_own_group_only" {
+  command = plan
+
+  variables {
+    lifecycle_hook_enabled = true
+    autoscaling_group_name = "itemsd-test"
+  }
+
+  assert {
+    condition     = tolist([for s in jsondecode(aws_iam_role_policy.this.policy).Statement : s.Resource if s.Sid == "CompleteOwnLifecycleHook"][0]) == tolist(["arn:aws:autoscaling:eu-north-1:123456789012:autoScalingGroup:*:autoScalingGroupName/itemsd-test"])
+    error_message = "CompleteLifecycleAction only on its own Auto Scaling group"
+  }
+}
+
+# --- one run per validation block -------------------------------------------
+
+run "rejects_bad_name" {
+  command = plan
+  variables {
+    name = "x"
+  }
+  expect_failures = [var.name]
+}
+
+run "rejects_wildcard_secret" {
+  command = plan
+  variables {
+    secret_arns = ["*"]
+  }
+  expect_failures = [var.secret_arns]
+}
+
+run "rejects_bad_kms_key" {
+  command = plan
+  variables {
+    secrets_kms_key_arns = ["alias/aws/secretsmanager"]
+  }
+  expect_failures = [var.secrets_kms_key_arns]
+}
+
+run "rejects_wildcard_log_group" {
+  command = plan
+  variables {
+    log_group_arn = "arn:aws:logs:eu-north-1:123456789012:log-group:*"
+  }
+  expect_failures = [var.log_group_arn]
+}
+
+run "rejects_aws_namespace" {
+  command = plan
+  variables {
+    metrics_namespace = "AWS/EC2"
+  }
+  expect_failures = [var.metrics_namespace]
+}
+
+run "rejects_hook_without_group" {
+  command = plan
+  variables {
+    lifecycle_hook_enabled = true
+  }
+  expect_failures = [var.autoscaling_group_name]
+}
