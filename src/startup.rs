@@ -129,6 +129,7 @@ impl Application {
             .field("schema_version", state.health.schema_version())
             .emit();
         let _ = systemd::notify("READY=1");
+        systemd::spawn_watchdog();
 
         let graceful = GracefulShutdown::new();
         let pre_stop = async {

@@ -1,0 +1,299 @@
+//! The binary as systemd and an engineer use it: the drain on SIGTERM, exit codes, and the
+//! `check` and `migrate` subcommands.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use common::client::{raw_status, read_until_close, Client};
+use common::pg;
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+
+fn itemsd(envs: &[(&str, String)]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_itemsd"));
+    cmd.env_clear();
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    cmd
+}
+
+fn db_env(cluster: &pg::Cluster, db: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("DB_HOST", "127.0.0.1".into()),
+        ("DB_PORT", cluster.port.to_string()),
+        ("DB_NAME", db.into()),
+        ("DB_USER", "postgres".into()),
+        ("DB_CONNECT_TIMEOUT_SECONDS", "2".into()),
+    ]
+}
+
+/// A running itemsd process and its stdout, line by line.
+struct Process {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Process {
+    fn spawn(mut cmd: Command) -> Self {
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("itemsd starts");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Self {
+            child,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Waits for a log line with `msg`, returning it parsed.
+    fn wait_for_log(&mut self, msg: &str, within: Duration) -> serde_json::Value {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(v) = self
+                .seen
+                .iter()
+                .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("JSON log line"))
+                .find(|v| v["msg"] == msg)
+            {
+                return v;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => self.seen.push(line),
+                Err(_) => panic!(
+                    "no log line {msg:?} within {within:?}; saw:\n{}",
+                    self.seen.join("\n")
+                ),
+            }
+        }
+    }
+
+    fn addr(&mut self) -> SocketAddr {
+        let line = self.wait_for_log("itemsd listening", Duration::from_secs(20));
+        line["address"]
+            .as_str()
+            .and_then(|a| a.parse().ok())
+            .expect("listening address")
+    }
+
+    fn signal(&self, signal: i32) {
+        let pid = i32::try_from(self.child.id()).expect("pid");
+        // SAFETY: sending a signal to our own child process.
+        assert_eq!(unsafe { libc::kill(pid, signal) }, 0);
+    }
+
+    fn wait_exit(&mut self, within: Duration) -> i32 {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                while let Ok(line) = self.lines.recv_timeout(Duration::from_millis(200)) {
+                    self.seen.push(line);
+                }
+                return status.code().expect("exited, not killed");
+            }
+            assert!(
+                Instant::now() < deadline,
+                "itemsd did not exit within {within:?}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Sends a POST's head and the first part of its body; the request is then in flight.
+async fn start_slow_post(addr: SocketAddr) -> TcpStream {
+    let mut s = TcpStream::connect(addr).await.expect("connect");
+    s.write_all(b"POST /api/items HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: 15\r\n\r\n{\"name\":")
+        .await
+        .expect("write head");
+    s
+}
+
+async fn finish_slow_post(mut s: TcpStream) -> String {
+    s.write_all(b"\"slow\"}").await.expect("write rest");
+    read_until_close(&mut s, Duration::from_secs(10)).await
+}
+
+#[tokio::test]
+async fn sigterm_drains_in_flight_requests_and_exits_zero() {
+    let cluster = pg::shared();
+    let db = cluster.fresh_database().await;
+    let mut env = db_env(cluster, &db);
+    env.extend([
+        ("APPLICATION_PORT", "0".into()),
+        ("BIND_ADDRESS", "127.0.0.1".into()),
+        ("SHUTDOWN_DELAY_SECONDS", "2".into()),
+        ("SHUTDOWN_TIMEOUT_SECONDS", "10".into()),
+    ]);
+    let mut proc = Process::spawn(itemsd(&env));
+    let addr = proc.addr();
+    let client = Client::new(addr);
+    assert_eq!(client.get("/health").await.status, 200);
+
+    // In flight before the signal, and a keep-alive connection in use.
+    let before = start_slow_post(addr).await;
+    let keepalive = Client::new(addr);
+    assert_eq!(keepalive.get("/").await.status, 200);
+
+    let signalled = Instant::now();
+    proc.signal(libc::SIGTERM);
+
+    // Health fails at once, while requests are still served normally.
+    let fresh = Client::new(addr);
+    let deadline = Instant::now() + Duration::from_secs(1);
+    let draining = loop {
+        let r = fresh.get("/health").await;
+        if r.status == 503 {
+            break r;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "/health still {} after SIGTERM",
+            r.status
+        );
+    };
+    assert_eq!(draining.json()["status"], "draining");
+    assert_eq!(
+        keepalive.get("/api/items").await.status,
+        200,
+        "served during the delay"
+    );
+    // Started during the delay, still in flight when accepting stops.
+    let during = start_slow_post(addr).await;
+
+    // After the delay, new connections are refused.
+    let refused_at = loop {
+        if TcpStream::connect(addr).await.is_err() {
+            break Instant::now();
+        }
+        assert!(
+            signalled.elapsed() < Duration::from_secs(10),
+            "still accepting 10 s after SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(
+        refused_at - signalled >= Duration::from_millis(1900),
+        "accepting must go on for the 2 s pre-stop delay, stopped after {:?}",
+        refused_at - signalled
+    );
+
+    // Both in-flight requests complete, told to close their connections.
+    for (name, conn) in [("before", before), ("during", during)] {
+        let answer = finish_slow_post(conn).await;
+        assert_eq!(raw_status(&answer), 201, "{name}: {answer}");
+        assert!(
+            answer.to_ascii_lowercase().contains("connection: close"),
+            "{name}: {answer}"
+        );
+    }
+    assert_eq!(proc.wait_exit(Duration::from_secs(15)), 0);
+    proc.wait_for_log("all connections drained", Duration::from_secs(1));
+    proc.wait_for_log("itemsd stopped", Duration::from_secs(1));
+    let rows = cluster
+        .connect(&db)
+        .await
+        .query_one("SELECT count(*) FROM items", &[])
+        .await
+        .expect("count")
+        .get::<_, i64>(0);
+    assert_eq!(rows, 2, "both in-flight writes committed");
+}
+
+#[test]
+fn invalid_configuration_prints_one_line_and_exits_64() {
+    let out = itemsd(&[("APPLICATION_PORT", "not-a-port".into())])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(64));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
+    assert!(stderr.contains("APPLICATION_PORT"), "{stderr}");
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn help_and_version() {
+    let out = itemsd(&[]).arg("--version").output().expect("runs");
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        format!("itemsd {}", env!("CARGO_PKG_VERSION"))
+    );
+    let out = itemsd(&[]).arg("--help").output().expect("runs");
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    for sub in ["serve", "migrate", "check"] {
+        assert!(help.contains(sub), "--help lists {sub}: {help}");
+    }
+}
+
+#[tokio::test]
+async fn migrate_then_check_report_what_they_find_with_secrets_masked() {
+    let cluster = pg::shared();
+    let db = cluster.fresh_database().await;
+    let mut env = db_env(cluster, &db);
+    env.push(("DB_PASSWORD", "topsecret-pw".into()));
+
+    let out = itemsd(&env).arg("check").output().expect("runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        !out.status.success(),
+        "an unmigrated schema fails the check: {text}"
+    );
+    assert!(text.contains("run `itemsd migrate`"), "{text}");
+
+    let out = itemsd(&env).arg("migrate").output().expect("runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("applied [1, 2]"), "{text}");
+    let out = itemsd(&env).arg("migrate").output().expect("runs");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("already at version 2"));
+
+    let out = itemsd(&env).arg("check").output().expect("runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("PostgreSQL"), "{text}");
+    assert!(text.contains("version 2 (current)"), "{text}");
+    assert!(text.contains("DB_POOL_MAX_CONN"), "{text}");
+    assert!(text.contains("********"), "password shown masked: {text}");
+    assert!(!text.contains("topsecret-pw"), "{text}");
+}
+
+#[test]
+fn check_fails_clearly_when_the_database_is_unreachable() {
+    let env = vec![
+        ("DB_HOST", "127.0.0.1".to_owned()),
+        ("DB_PORT", pg::free_port().to_string()),
+        ("DB_CONNECT_TIMEOUT_SECONDS", "2".to_owned()),
+    ];
+    let out = itemsd(&env).arg("check").output().expect("runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("FAIL  database"), "{text}");
+}
