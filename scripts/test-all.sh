@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Runs every test of the project: shell lint, the Rust unit and integration tests (each against
+# throwaway PostgreSQL clusters the harness starts itself), and the Terraform suite. Installs
+# what is missing first. Exits non-zero on the first failure.
+#
+# Inputs (environment): CI (when "true", a missing tool is an error, never a skip).
+set -o errexit -o nounset -o pipefail
+
+cd "$(dirname "$0")/.."
+CI=${CI:-false}
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "installing dependencies"
+scripts/install-deps.sh
+
+step "shellcheck"
+mapfile -t shell_scripts < <(git ls-files '*.sh' .ci/run)
+shellcheck -x "${shell_scripts[@]}"
+
+step "cargo test"
+cargo test --locked --all-targets
+
+step "terraform"
+scripts/test-terraform.sh
