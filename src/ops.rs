@@ -29,14 +29,7 @@ fn line(out: &mut impl Write, ok: bool, what: &str, detail: &str) {
 }
 
 fn describe_error(e: &DbError) -> String {
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
+    crate::telemetry::log::cause_chain(e)
 }
 
 /// Prints the configuration and what the database says; returns whether everything passed.

@@ -133,20 +133,9 @@ impl Record<'_> {
         self
     }
 
-    /// Adds `error` with the whole cause chain, outermost first, joined by ": ".
+    /// Adds `error` with the whole cause chain (see [`cause_chain`]).
     pub fn error_chain(self, err: &(dyn std::error::Error + 'static)) -> Self {
-        let mut text = err.to_string();
-        let mut source = err.source();
-        while let Some(cause) = source {
-            let cause_text = cause.to_string();
-            // Many errors repeat their source's text in their own; say each part once.
-            if !text.contains(&cause_text) {
-                text.push_str(": ");
-                text.push_str(&cause_text);
-            }
-            source = cause.source();
-        }
-        self.field("error", text.as_str())
+        self.field("error", cause_chain(err))
     }
 
     pub fn emit(self) {
@@ -155,6 +144,22 @@ impl Record<'_> {
             self.logger.sink.write_line(&line);
         }
     }
+}
+
+/// An error and its causes, outermost first, joined by ": ".
+pub fn cause_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        // Many errors repeat their source's text in their own; say each part once.
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 /// A value that can be written as JSON into a log line.
