@@ -297,3 +297,29 @@ fn check_fails_clearly_when_the_database_is_unreachable() {
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(text.contains("FAIL  database"), "{text}");
 }
+
+#[tokio::test]
+async fn a_second_signal_skips_the_rest_of_the_delay() {
+    let cluster = pg::shared();
+    let db = cluster.fresh_database().await;
+    let mut env = db_env(cluster, &db);
+    env.extend([
+        ("APPLICATION_PORT", "0".into()),
+        ("BIND_ADDRESS", "127.0.0.1".into()),
+        ("SHUTDOWN_DELAY_SECONDS", "600".into()),
+    ]);
+    let mut proc = Process::spawn(itemsd(&env));
+    proc.addr();
+    proc.signal(libc::SIGINT);
+    proc.wait_for_log(
+        "draining: /health now answers 503; still serving",
+        Duration::from_secs(5),
+    );
+    proc.signal(libc::SIGINT);
+    // Far less than the 600 s delay: the second signal hurried it.
+    assert_eq!(proc.wait_exit(Duration::from_secs(10)), 0);
+    proc.wait_for_log(
+        "shutdown hurried: skipping the rest of the delay and drain",
+        Duration::from_secs(1),
+    );
+}
