@@ -42,13 +42,13 @@ variable "ami_version" {
 variable "architecture" {
   description = "arm64 or x86_64; must match the AMI and instance_type."
   type        = string
-  default     = "arm64"
+  default     = "x86_64"
 }
 
 variable "instance_type" {
   description = "EC2 instance type of the itemsd instances."
   type        = string
-  default     = "t4g.micro"
+  default     = "t3.micro"
 }
 
 variable "certificate_arn" {

@@ -34,21 +34,26 @@ variable "ami_id" {
 }
 
 variable "ami_version" {
-  description = "Version tag of the itemsd AMI to look up when ami_id is null."
+  description = "Version tag of the itemsd AMI to look up when ami_id is null. Prod pins one of the two, so that a new AMI never rolls production by surprise."
   type        = string
   default     = null
+
+  validation {
+    condition     = var.ami_version != null || var.ami_id != null
+    error_message = "prod must pin its AMI: set ami_version (or ami_id)."
+  }
 }
 
 variable "architecture" {
   description = "arm64 or x86_64; must match the AMI and instance_type."
   type        = string
-  default     = "arm64"
+  default     = "x86_64"
 }
 
 variable "instance_type" {
   description = "EC2 instance type of the itemsd instances."
   type        = string
-  default     = "t4g.small"
+  default     = "t3.small"
 }
 
 variable "certificate_arn" {

@@ -86,7 +86,7 @@ variable "ami_owners" {
 variable "architecture" {
   description = "CPU architecture of the AMI and the instance type: arm64 or x86_64 (the Architecture AMI tag)."
   type        = string
-  default     = "arm64"
+  default     = "x86_64"
 
   validation {
     condition     = contains(["arm64", "x86_64"], var.architecture)
@@ -95,9 +95,9 @@ variable "architecture" {
 }
 
 variable "instance_type" {
-  description = "EC2 instance type (must match architecture, e.g. t4g.* for arm64)."
+  description = "EC2 instance type (must match architecture: e.g. t3.* for x86_64, t4g.* for arm64)."
   type        = string
-  default     = "t4g.micro"
+  default     = "t3.micro"
 
   validation {
     condition     = can(regex("^[a-z][a-z0-9-]*\\.[a-z0-9]+$", var.instance_type))

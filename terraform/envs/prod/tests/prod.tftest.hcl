@@ -37,6 +37,7 @@ mock_provider "aws" {
 
 variables {
   alarm_emails = ["oncall@example.com"]
+  ami_version  = "0.1.0"
 }
 
 run "prod_plans" {
@@ -93,4 +94,12 @@ run "rejects_bad_az_count" {
     az_count = 4
   }
   expect_failures = [var.az_count]
+}
+
+run "rejects_unpinned_ami" {
+  command = plan
+  variables {
+    ami_version = null
+  }
+  expect_failures = [var.ami_version]
 }
