@@ -10,7 +10,8 @@
 #
 # Env:
 #   TARGET  x86_64-unknown-linux-musl (default) or aarch64-unknown-linux-musl (cross-built with
-#           cargo-zigbuild, which must be on PATH: see docs/shipping.md)
+#           cargo-zigbuild and zig on PATH, binutils-aarch64-linux-gnu for objcopy/strip and,
+#           to run --version, qemu-user-static: packaging/install-cross-tools.sh)
 #   DIST    output root (default dist)
 set -o errexit -o nounset -o pipefail
 
@@ -34,17 +35,21 @@ case "$TARGET" in
 x86_64-unknown-linux-musl)
     cargo_build=(cargo build)
     elf_machine='Advanced Micro Devices X86-64'
+    binutils_prefix=
     ;;
 aarch64-unknown-linux-musl)
     command -v cargo-zigbuild >/dev/null ||
-        die "TARGET=$TARGET needs cargo-zigbuild and zig on PATH (pip install ziglang cargo-zigbuild)"
+        die "TARGET=$TARGET needs cargo-zigbuild and zig on PATH: run packaging/install-cross-tools.sh and put its venv's bin on PATH"
     cargo_build=(cargo zigbuild)
     elf_machine='AArch64'
+    binutils_prefix=aarch64-linux-gnu-
     ;;
 *) die "TARGET=$TARGET is not supported (x86_64-unknown-linux-musl or aarch64-unknown-linux-musl)" ;;
 esac
-for tool in cargo rustc readelf objcopy strip sha256sum git; do
-    command -v "$tool" >/dev/null || die "$tool not found (Debian: binutils for readelf/objcopy/strip, coreutils, git; rustup for cargo/rustc)"
+objcopy=${binutils_prefix}objcopy
+strip=${binutils_prefix}strip
+for tool in cargo rustc readelf "$objcopy" "$strip" sha256sum git python3; do
+    command -v "$tool" >/dev/null || die "$tool not found (Debian: binutils or binutils-aarch64-linux-gnu for readelf/objcopy/strip, coreutils, git, python3; rustup for cargo/rustc)"
 done
 if command -v rustup >/dev/null; then
     rustup target list --installed | grep -qx "$TARGET" ||
@@ -72,9 +77,9 @@ mkdir -p "$out"
 
 # Split the debug info: keep it in itemsd.debug, strip the binary, and record the debug file's
 # name and CRC in the binary (.gnu_debuglink) so gdb finds it when placed beside the binary.
-objcopy --only-keep-debug "$built" "$out/itemsd.debug"
-strip --strip-all -o "$out/itemsd" "$built"
-objcopy --add-gnu-debuglink="$out/itemsd.debug" "$out/itemsd"
+"$objcopy" --only-keep-debug "$built" "$out/itemsd.debug"
+"$strip" --strip-all -o "$out/itemsd" "$built"
+"$objcopy" --add-gnu-debuglink="$out/itemsd.debug" "$out/itemsd"
 chmod 0755 "$out/itemsd"
 chmod 0644 "$out/itemsd.debug"
 
@@ -103,7 +108,7 @@ runner=()
 if [[ "$TARGET" != "$(uname -m)"-* ]]; then
     qemu=qemu-$(cut -d- -f1 <<<"$TARGET")-static
     if command -v "$qemu" >/dev/null; then
-        runner=("$qemu")
+        runner=("$(command -v "$qemu")")
     else
         echo "build-release: warning: $qemu not found: --version not run for $TARGET" >&2
         runner=(skip)

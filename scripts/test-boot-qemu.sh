@@ -10,14 +10,16 @@
 #
 # Runs as root. Env (all optional):
 #   ITEMSD_BINARY  (default dist/x86_64-unknown-linux-musl/itemsd)
-#   BOOT_CACHE     (default .tmp/boot)
+#   BOOT_CACHE     (default /var/cache/itemsd-boot; see scripts/test-boot.sh)
 #   DEBIAN_MIRROR  (default http://deb.debian.org/debian)
 #   BOOT_TIMEOUT   seconds allowed for the guest to boot and finish its checks (default 300)
 set -o errexit -o nounset -o pipefail
 
 cd "$(dirname "$0")/.."
 ITEMSD_BINARY=${ITEMSD_BINARY:-dist/x86_64-unknown-linux-musl/itemsd}
-BOOT_CACHE=${BOOT_CACHE:-.tmp/boot}
+# Outside the repository by default: it survives clean clones (CI) and the repository's .tmp/
+# being cleared by other scripts, which happened while this was written.
+BOOT_CACHE=${BOOT_CACHE:-/var/cache/itemsd-boot}
 DEBIAN_MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 BOOT_TIMEOUT=${BOOT_TIMEOUT:-300}
 SUITE=bookworm

@@ -9,14 +9,18 @@
 # Runs as root (debootstrap, chroot, nspawn). Env (all optional):
 #   ITEMSD_BINARY  static binary to install (default dist/x86_64-unknown-linux-musl/itemsd, from
 #                  packaging/build-release.sh)
-#   BOOT_CACHE     cache directory for the debootstrapped base (default .tmp/boot)
+#   BOOT_CACHE     cache for the debootstrapped base, keyed by a hash of suite, packages and
+#                  mirror, plus each run's scratch directory (default /var/cache/itemsd-boot;
+#                  the postgres user must be able to reach it, so not under /root)
 #   DEBIAN_MIRROR  (default http://deb.debian.org/debian)
 #   BOOT_TIMEOUT   seconds to wait for each condition (default 60)
 set -o errexit -o nounset -o pipefail
 
 cd "$(dirname "$0")/.."
 ITEMSD_BINARY=${ITEMSD_BINARY:-dist/x86_64-unknown-linux-musl/itemsd}
-BOOT_CACHE=${BOOT_CACHE:-.tmp/boot}
+# Outside the repository by default: it survives clean clones (CI) and the repository's .tmp/
+# being cleared by other scripts, which happened while this was written.
+BOOT_CACHE=${BOOT_CACHE:-/var/cache/itemsd-boot}
 DEBIAN_MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 BOOT_TIMEOUT=${BOOT_TIMEOUT:-60}
 SUITE=bookworm
