@@ -69,7 +69,8 @@ echo "build-release: ${cargo_build[*]} --locked --release --target $TARGET --bin
 "${cargo_build[@]}" --locked --release --target "$TARGET" --bin itemsd
 build_seconds=$(($(date +%s) - start))
 
-built=target/$TARGET/release/itemsd
+target_dir=$(cargo metadata --locked --no-deps --format-version 1 | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+built=$target_dir/$TARGET/release/itemsd
 [[ -x "$built" ]] || die "cargo did not produce $built"
 out=$DIST/$TARGET
 rm -rf "$out"
