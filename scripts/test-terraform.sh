@@ -5,8 +5,10 @@
 #   3. terraform test (mock_provider "aws", command = plan): every module and env
 #   4. checkov --framework terraform --skip-download: zero failed checks
 #   5. apply, re-plan and destroy of envs/dev against a local moto server
-# and print "terraform: N passed, M failed" (", K skipped" outside CI when a
-# Python tool is missing). Exits non-zero when any step failed.
+# Step 5 mostly waits on the provider's polling, so it runs in the background
+# while steps 1-4 run. The last line is "terraform: N passed, M failed"
+# (", K skipped" outside CI when a Python tool is missing); the exit status is
+# non-zero when any step failed.
 #
 # Inputs (environment, all optional):
 #   CI                 "true": a missing tool fails its steps instead of skipping them
@@ -31,13 +33,20 @@ passed=0
 failed=0
 skipped=0
 failures=()
-moto_pid=""
 last_ok=false
+moto_job_pid=""
 
+# Stop what this script started (by pid): the background moto job and its server.
 cleanup() {
-  if [[ -n "${moto_pid}" ]] && kill -0 "${moto_pid}" 2>/dev/null; then
-    kill "${moto_pid}" 2>/dev/null || true
-    wait "${moto_pid}" 2>/dev/null || true
+  local pid
+  if [[ -n "${moto_job_pid}" ]] && kill -0 "${moto_job_pid}" 2>/dev/null; then
+    kill "${moto_job_pid}" 2>/dev/null || true
+  fi
+  if [[ -f "${work}/moto-server.pid" ]]; then
+    pid="$(cat "${work}/moto-server.pid")"
+    if [[ -n "${pid}" ]] && kill -0 "${pid}" 2>/dev/null; then
+      kill "${pid}" 2>/dev/null || true
+    fi
   fi
 }
 trap cleanup EXIT
@@ -46,7 +55,7 @@ trap cleanup EXIT
 run_step() {
   local name="$1"
   shift
-  local log="${logs}/${name//\//_}.log"
+  local log="${logs}/${name//[ \/]/_}.log"
   local start end
   start="$(date +%s)"
   if "$@" >"${log}" 2>&1; then
@@ -96,7 +105,7 @@ if ! command -v terraform >/dev/null 2>&1; then
   echo "test-terraform: terraform is not installed (https://developer.hashicorp.com/terraform/install)" >&2
   failed=1
   failures+=("terraform (not installed)")
-  summary
+  summary || true
   exit 1
 fi
 
@@ -111,13 +120,138 @@ export TF_IN_AUTOMATION=1 TF_INPUT=0 CHECKPOINT_DISABLE=1
 cp -R "${repo_root}/terraform" "${work}/terraform"
 find "${work}/terraform" \( -name .terraform -o -name .terraform.lock.hcl -o -name 'terraform.tfstate*' \) -prune -exec rm -rf {} +
 
-modules=(network security database compute iam monitoring)
-envs=(dev prod)
-roots=()
-for m in "${modules[@]}"; do roots+=("modules/${m}"); done
-for e in "${envs[@]}"; do roots+=("envs/${e}"); done
+roots=(modules/network modules/security modules/database modules/compute modules/iam modules/monitoring envs/dev envs/prod)
 
 echo "terraform $(terraform version | head -n 1 | cut -d' ' -f2), CLI config ${TF_CLI_CONFIG_FILE#"${repo_root}/"}"
+
+python_ok=true
+if ! "${repo_root}/scripts/install-python-tools.sh" >"${logs}/install-python-tools.log" 2>&1; then
+  python_ok=false
+  tail -n 20 "${logs}/install-python-tools.log" | sed 's/^/        | /'
+fi
+
+# --- 5. (background) apply / re-plan / destroy against moto --------------------
+
+moto_dir="${work}/moto/envs/dev"
+moto_url=""
+
+start_moto() {
+  local port pid i
+  port="$("${venv}/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+  moto_url="http://127.0.0.1:${port}"
+  # Managed policies (AmazonSSMManagedInstanceCore, ...) exist in moto only on request.
+  MOTO_IAM_LOAD_MANAGED_POLICIES=true "${venv}/bin/moto_server" -H 127.0.0.1 -p "${port}" \
+    >"${logs}/moto-server.log" 2>&1 &
+  pid=$!
+  echo "${pid}" >"${work}/moto-server.pid"
+  for i in $(seq 1 100); do
+    if "${venv}/bin/python" -c "import urllib.request; urllib.request.urlopen('${moto_url}/moto-api/data.json', timeout=1)" 2>/dev/null; then
+      echo "moto server ${moto_url} (pid ${pid}) ready after ${i} tries"
+      return 0
+    fi
+    sleep 0.2
+  done
+  echo "moto server did not start" >&2
+  return 1
+}
+
+prepare_moto_root() {
+  # envs/dev as it is, plus an override file that points the provider at moto.
+  mkdir -p "${moto_dir}"
+  ln -s "${work}/terraform/modules" "${work}/moto/modules"
+  cp "${repo_root}/terraform/envs/dev/"*.tf "${moto_dir}/"
+  cp "${repo_root}/terraform/tests/moto/"*.tf "${moto_dir}/"
+  local ami
+  ami="$(AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing "${venv}/bin/python" - "${moto_url}" <<'PY'
+import sys, boto3
+ec2 = boto3.client("ec2", region_name="us-east-1", endpoint_url=sys.argv[1])
+images = ec2.describe_images(Owners=["amazon"], Filters=[{"Name": "architecture", "Values": ["x86_64"]}])["Images"]
+print(sorted(i["ImageId"] for i in images)[0])
+PY
+)"
+  cat >"${moto_dir}/moto.auto.tfvars" <<TFVARS
+moto_endpoint            = "${moto_url}"
+instance_refresh_enabled = false # moto has no StartInstanceRefresh
+budget_limit_usd         = 0     # moto has no DescribeSubscribersForNotification
+ami_id                   = "${ami}"
+availability_zones       = ["us-east-1a", "us-east-1b"]
+alarm_emails             = ["oncall@example.com"]
+TFVARS
+  cat "${moto_dir}/moto.auto.tfvars"
+  terraform -chdir="${moto_dir}" init -backend=false -input=false -no-color
+}
+
+moto_apply() {
+  terraform -chdir="${moto_dir}" apply -auto-approve -input=false -no-color &&
+    terraform -chdir="${moto_dir}" output -no-color
+}
+
+# A second plan must create, replace and delete nothing. moto drops a few
+# attributes (rule descriptions, parameter lists, warmup), which shows as
+# in-place updates: those are listed, not counted as failures.
+moto_replan() {
+  terraform -chdir="${moto_dir}" plan -input=false -no-color -out="${work}/moto-replan.tfplan" >/dev/null
+  terraform -chdir="${moto_dir}" show -json "${work}/moto-replan.tfplan" >"${work}/moto-replan.json"
+  "${venv}/bin/python" - "${work}/moto-replan.json" <<'PY'
+import json, sys
+plan = json.load(open(sys.argv[1]))
+bad, drift = [], []
+for rc in plan.get("resource_changes", []):
+    actions = rc["change"]["actions"]
+    if actions in (["no-op"], ["read"]):
+        continue
+    (drift if actions == ["update"] else bad).append(f'{rc["address"]}: {"/".join(actions)}')
+for d in drift:
+    print("emulator drift (in-place):", d)
+for b in bad:
+    print("NOT IDEMPOTENT:", b)
+print(f"re-plan: {len(bad)} creates/replaces/deletes, {len(drift)} in-place updates")
+sys.exit(1 if bad else 0)
+PY
+}
+
+moto_destroy() {
+  terraform -chdir="${moto_dir}" destroy -auto-approve -input=false -no-color
+}
+
+# Runs in a subshell: prints its step lines and writes its counts to a file.
+moto_job() {
+  passed=0
+  failed=0
+  failures=()
+  run_step "moto start" start_moto
+  if [[ "${last_ok}" == "true" ]]; then
+    run_step "moto prepare envs/dev" prepare_moto_root
+  fi
+  if [[ "${last_ok}" == "true" ]]; then
+    run_step "moto apply envs/dev" moto_apply
+    # Re-plan only after a clean apply; destroy whatever was created either way.
+    if [[ "${last_ok}" == "true" ]]; then
+      run_step "moto re-plan envs/dev" moto_replan
+    else
+      failed=$((failed + 1))
+      failures+=("moto-re-plan(apply-failed)")
+    fi
+    run_step "moto destroy envs/dev" moto_destroy
+  else
+    failed=$((failed + 3))
+    failures+=("moto-apply/re-plan/destroy(not-run)")
+  fi
+  if [[ -f "${work}/moto-server.pid" ]]; then
+    kill "$(cat "${work}/moto-server.pid")" 2>/dev/null || true
+    rm -f "${work}/moto-server.pid"
+  fi
+  echo "${passed} ${failed} ${failures[*]}" >"${work}/moto-counts"
+}
+
+moto_state="none"
+if [[ "${skip_moto}" == "1" ]]; then
+  moto_state="skipped"
+elif [[ "${python_ok}" == "true" && -x "${venv}/bin/moto_server" ]]; then
+  moto_job >"${work}/moto-steps.txt" 2>&1 &
+  moto_job_pid=$!
+  moto_state="running"
+fi
 
 # --- 1. format ------------------------------------------------------------------
 
@@ -143,14 +277,6 @@ for r in "${roots[@]}"; do
     run_step "test ${r}" sh -c "echo 'no tests in terraform/${r}/tests' >&2; exit 1"
   fi
 done
-
-# --- Python tools (checkov, moto) -----------------------------------------------
-
-python_ok=true
-if ! "${repo_root}/scripts/install-python-tools.sh" >"${logs}/install-python-tools.log" 2>&1; then
-  python_ok=false
-  tail -n 20 "${logs}/install-python-tools.log" | sed 's/^/        | /'
-fi
 
 # --- 4. checkov ------------------------------------------------------------------
 
@@ -180,117 +306,32 @@ else
   missing_tool "checkov" "venv could not be built (see ${logs#"${repo_root}/"}/install-python-tools.log)" 1
 fi
 
-# --- 5. apply / re-plan / destroy against moto ----------------------------------
+# --- 5. collect the moto job ------------------------------------------------------
 
-moto_dir="${work}/moto/envs/dev"
-moto_url=""
-
-start_moto() {
-  local port
-  port="$("${venv}/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-  moto_url="http://127.0.0.1:${port}"
-  # Managed policies (AmazonSSMManagedInstanceCore, ...) exist in moto only on request.
-  MOTO_IAM_LOAD_MANAGED_POLICIES=true "${venv}/bin/moto_server" -H 127.0.0.1 -p "${port}" \
-    >"${logs}/moto-server.log" 2>&1 &
-  moto_pid=$!
-  local i
-  for i in $(seq 1 50); do
-    if "${venv}/bin/python" -c "import urllib.request; urllib.request.urlopen('${moto_url}/moto-api/data.json', timeout=1)" 2>/dev/null; then
-      echo "moto server ${moto_url} (pid ${moto_pid}) ready after ${i} tries"
-      return 0
-    fi
-    sleep 0.2
-  done
-  echo "moto server did not start" >&2
-  return 1
-}
-
-prepare_moto_root() {
-  # envs/dev as it is, plus an override file that points the provider at moto.
-  mkdir -p "${moto_dir}"
-  ln -s "${work}/terraform/modules" "${work}/moto/modules"
-  cp "${work}/terraform/envs/dev/"*.tf "${moto_dir}/"
-  cp "${work}/terraform/tests/moto/"*.tf "${moto_dir}/"
-  local ami
-  ami="$(AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing "${venv}/bin/python" - "${moto_url}" <<'PY'
-import sys, boto3
-ec2 = boto3.client("ec2", region_name="us-east-1", endpoint_url=sys.argv[1])
-images = ec2.describe_images(Owners=["amazon"], Filters=[{"Name": "architecture", "Values": ["x86_64"]}])["Images"]
-print(sorted(i["ImageId"] for i in images)[0])
-PY
-)"
-  cat >"${moto_dir}/moto.auto.tfvars" <<TFVARS
-moto_endpoint            = "${moto_url}"
-instance_refresh_enabled = false # moto has no StartInstanceRefresh
-budget_limit_usd         = 0     # moto has no DescribeSubscribersForNotification
-ami_id                   = "${ami}"
-architecture             = "x86_64"
-instance_type            = "t3.micro"
-availability_zones       = ["us-east-1a", "us-east-1b"]
-alarm_emails             = ["oncall@example.com"]
-TFVARS
-  terraform -chdir="${moto_dir}" init -input=false -no-color
-}
-
-moto_apply() {
-  terraform -chdir="${moto_dir}" apply -auto-approve -input=false -no-color &&
-    terraform -chdir="${moto_dir}" output -no-color
-}
-
-# A second plan must create and destroy nothing. moto drops a few attributes
-# (rule descriptions, parameter lists, warmup), which shows as in-place
-# updates: those are listed, not counted as failures.
-moto_replan() {
-  terraform -chdir="${moto_dir}" plan -input=false -no-color -out="${work}/moto-replan.tfplan" >/dev/null
-  terraform -chdir="${moto_dir}" show -json "${work}/moto-replan.tfplan" >"${work}/moto-replan.json"
-  "${venv}/bin/python" - "${work}/moto-replan.json" <<'PY'
-import json, sys
-plan = json.load(open(sys.argv[1]))
-bad, drift = [], []
-for rc in plan.get("resource_changes", []):
-    actions = rc["change"]["actions"]
-    if actions in (["no-op"], ["read"]):
-        continue
-    (drift if actions == ["update"] else bad).append(f'{rc["address"]}: {"/".join(actions)}')
-for d in drift:
-    print("emulator drift (in-place):", d)
-for b in bad:
-    print("NOT IDEMPOTENT:", b)
-print(f"re-plan: {len(bad)} creates/replaces/deletes, {len(drift)} in-place updates")
-sys.exit(1 if bad else 0)
-PY
-}
-
-moto_destroy() {
-  terraform -chdir="${moto_dir}" destroy -auto-approve -input=false -no-color
-}
-
-if [[ "${skip_moto}" == "1" ]]; then
-  skipped=$((skipped + 4))
-  printf '  SKIP  %-40s TF_TEST_SKIP_MOTO=1\n' "moto"
-elif [[ "${python_ok}" == "true" && -x "${venv}/bin/moto_server" ]]; then
-  run_step "moto start" start_moto
-  if [[ "${last_ok}" == "true" ]]; then
-    run_step "moto prepare envs/dev" prepare_moto_root
-  fi
-  if [[ "${last_ok}" == "true" ]]; then
-    run_step "moto apply envs/dev" moto_apply
-    # Re-plan only after a clean apply; destroy whatever was created either way.
-    if [[ "${last_ok}" == "true" ]]; then
-      run_step "moto re-plan envs/dev" moto_replan
+case "${moto_state}" in
+  skipped)
+    skipped=$((skipped + 4))
+    printf '  SKIP  %-40s TF_TEST_SKIP_MOTO=1\n' "moto"
+    ;;
+  running)
+    wait "${moto_job_pid}" || true
+    moto_job_pid=""
+    cat "${work}/moto-steps.txt"
+    if [[ -f "${work}/moto-counts" ]]; then
+      read -r moto_passed moto_failed moto_failures <"${work}/moto-counts" || true
+      passed=$((passed + moto_passed))
+      failed=$((failed + moto_failed))
+      if [[ -n "${moto_failures:-}" ]]; then
+        failures+=("${moto_failures}")
+      fi
     else
       failed=$((failed + 1))
-      failures+=("moto re-plan envs/dev (apply failed)")
+      failures+=("moto (the background job died; see ${work#"${repo_root}/"}/moto-steps.txt)")
     fi
-    run_step "moto destroy envs/dev" moto_destroy
-  else
-    failed=$((failed + 3))
-    failures+=("moto apply/re-plan/destroy (not run)")
-  fi
-  cleanup
-  moto_pid=""
-else
-  missing_tool "moto" "venv could not be built (see ${logs#"${repo_root}/"}/install-python-tools.log)" 4
-fi
+    ;;
+  *)
+    missing_tool "moto" "venv could not be built (see ${logs#"${repo_root}/"}/install-python-tools.log)" 4
+    ;;
+esac
 
 summary
