@@ -57,21 +57,21 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let ok = runtime.block_on(async {
-        match cli.command.unwrap_or(Command::Serve) {
-            Command::Serve => serve(config).await,
+    runtime.block_on(async {
+        let ok = match cli.command.unwrap_or(Command::Serve) {
+            Command::Serve => return serve(config).await,
             Command::Migrate => crate::ops::migrate(&config, &mut std::io::stdout()).await,
             Command::Check => crate::ops::check(&config, &mut std::io::stdout()).await,
+        };
+        if ok {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
         }
-    });
-    if ok {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    }
+    })
 }
 
-async fn serve(config: Config) -> bool {
+async fn serve(config: Config) -> ExitCode {
     let logger = Logger::stdout(config.log_level);
     let shutdown = Shutdown::new();
     if let Err(e) = shutdown::listen_for_signals(shutdown.clone(), logger.clone()) {
@@ -80,12 +80,17 @@ async fn serve(config: Config) -> bool {
             .error_chain(&e)
             .emit();
         logger.flush(std::time::Duration::from_secs(1));
-        return false;
+        return ExitCode::FAILURE;
     }
     match Application::build(config, logger.clone()).await {
         Ok(app) => {
             app.run(shutdown).await;
-            true
+            ExitCode::SUCCESS
+        }
+        Err(e) if e.is_config() => {
+            // One clear line, as for any other configuration error.
+            eprintln!("itemsd: {}", crate::telemetry::log::cause_chain(&e));
+            ExitCode::from(EXIT_CONFIG)
         }
         Err(e) => {
             logger
@@ -93,7 +98,7 @@ async fn serve(config: Config) -> bool {
                 .error_chain(&e)
                 .emit();
             logger.flush(std::time::Duration::from_secs(1));
-            false
+            ExitCode::FAILURE
         }
     }
 }

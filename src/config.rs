@@ -54,7 +54,8 @@ impl fmt::Display for Secret {
 pub struct Config {
     pub http: HttpConfig,
     pub db: DbConfig,
-    pub app: AppInfo,
+    pub app: AppConfig,
+    pub aws: AwsConfig,
     pub shutdown: ShutdownConfig,
     pub health: HealthConfig,
     pub log_level: Level,
@@ -89,15 +90,43 @@ pub struct DbConfig {
     pub pool_wait_timeout: Duration,
 }
 
+/// Who this process is, as configured. Each identity value set here wins over what IMDS says.
 #[derive(Clone, Debug)]
-pub struct AppInfo {
+pub struct AppConfig {
     pub version: String,
     pub environment: String,
-    pub instance_id: String,
-    pub instance_ip: String,
-    pub availability_zone: String,
     pub hostname: String,
-    pub aws_region: Option<String>,
+    pub instance_id: Option<String>,
+    pub instance_ip: Option<String>,
+    pub availability_zone: Option<String>,
+    pub autoscaling_group: Option<String>,
+}
+
+/// The AWS duties; each is off unless configured, so a laptop run needs no AWS.
+#[derive(Clone, Debug)]
+pub struct AwsConfig {
+    /// `AWS_REGION`; when unset, the region IMDS reports.
+    pub region: Option<String>,
+    pub imds: ImdsConfig,
+    /// `DB_SECRET_ARN`: read the database credentials from Secrets Manager.
+    pub db_secret_arn: Option<String>,
+    /// How often the secret is read again even without an authentication failure.
+    pub secret_refresh: Duration,
+}
+
+#[derive(Clone, Debug)]
+pub struct ImdsConfig {
+    /// False with `AWS_EC2_METADATA_DISABLED=true` (the SDK's own switch).
+    pub enabled: bool,
+    /// `AWS_EC2_METADATA_SERVICE_ENDPOINT` (the SDK's own variable), for tests and IPv6.
+    pub endpoint: Option<String>,
+}
+
+impl AwsConfig {
+    /// Whether any duty needs AWS API credentials and a region.
+    pub fn needs_api(&self) -> bool {
+        self.db_secret_arn.is_some()
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -188,20 +217,27 @@ impl Config {
                 statement_timeout: env.millis("DB_STATEMENT_TIMEOUT_MS", 5000, 1..=600_000)?,
                 pool_wait_timeout: env.millis("DB_POOL_WAIT_TIMEOUT_MS", 2000, 1..=60_000)?,
             },
-            app: AppInfo {
+            app: AppConfig {
                 version: env
                     .get("APP_VERSION")
                     .unwrap_or_else(|| env!("CARGO_PKG_VERSION").to_owned()),
                 environment: env.get("ENVIRONMENT").unwrap_or_else(|| "dev".to_owned()),
-                instance_id: env.get("INSTANCE_ID").unwrap_or_else(|| hostname.clone()),
-                instance_ip: env
-                    .get("INSTANCE_IP")
-                    .unwrap_or_else(|| "127.0.0.1".to_owned()),
-                availability_zone: env
-                    .get("AVAILABILITY_ZONE")
-                    .unwrap_or_else(|| "local".to_owned()),
                 hostname,
-                aws_region: env.get("AWS_REGION"),
+                instance_id: env.get("INSTANCE_ID"),
+                instance_ip: env.get("INSTANCE_IP"),
+                availability_zone: env.get("AVAILABILITY_ZONE"),
+                autoscaling_group: env.get("AUTOSCALING_GROUP_NAME"),
+            },
+            aws: AwsConfig {
+                region: env
+                    .get("AWS_REGION")
+                    .or_else(|| env.get("AWS_DEFAULT_REGION")),
+                imds: ImdsConfig {
+                    enabled: !env.boolean("AWS_EC2_METADATA_DISABLED", false)?,
+                    endpoint: env.get("AWS_EC2_METADATA_SERVICE_ENDPOINT"),
+                },
+                db_secret_arn: env.get("DB_SECRET_ARN"),
+                secret_refresh: env.seconds("DB_SECRET_REFRESH_SECONDS", 900, 10..=86_400)?,
             },
             shutdown: ShutdownConfig {
                 delay: env.seconds("SHUTDOWN_DELAY_SECONDS", 25, 0..=600)?,
@@ -222,9 +258,17 @@ impl Config {
             ("BIND_ADDRESS", self.http.bind_address.to_string()),
             ("ENVIRONMENT", self.app.environment.clone()),
             ("APP_VERSION", self.app.version.clone()),
-            ("INSTANCE_ID", self.app.instance_id.clone()),
-            ("INSTANCE_IP", self.app.instance_ip.clone()),
-            ("AVAILABILITY_ZONE", self.app.availability_zone.clone()),
+            ("INSTANCE_ID", shown(&self.app.instance_id, "from IMDS")),
+            ("INSTANCE_IP", shown(&self.app.instance_ip, "from IMDS")),
+            (
+                "AVAILABILITY_ZONE",
+                shown(&self.app.availability_zone, "from IMDS"),
+            ),
+            ("AWS_REGION", shown(&self.aws.region, "from IMDS")),
+            (
+                "DB_SECRET_ARN",
+                shown(&self.aws.db_secret_arn, "unset: DB_* variables"),
+            ),
             ("DB_HOST", self.db.host.clone()),
             ("DB_PORT", self.db.port.to_string()),
             ("DB_NAME", self.db.name.clone()),
@@ -252,6 +296,10 @@ impl Config {
             ("LOG_LEVEL", self.log_level.as_str().to_owned()),
         ]
     }
+}
+
+fn shown(value: &Option<String>, otherwise: &str) -> String {
+    value.clone().unwrap_or_else(|| format!("({otherwise})"))
 }
 
 /// The host name, for `GET /` and the default instance id off EC2.
@@ -370,7 +418,9 @@ mod tests {
         assert_eq!(c.db.user, "postgres");
         assert_eq!((c.db.pool_min, c.db.pool_max), (2, 10));
         assert_eq!(c.app.environment, "dev");
-        assert_eq!(c.app.availability_zone, "local");
+        assert_eq!(c.app.availability_zone, None, "from IMDS unless set");
+        assert!(!c.aws.needs_api(), "no AWS unless configured");
+        assert!(c.aws.imds.enabled);
         assert!(
             c.http.idle_timeout > Duration::from_secs(60),
             "idle timeout must exceed the ALB's 60 s"

@@ -140,9 +140,9 @@ pub async fn probe_once(pool: &Pool, health: &Health, logger: &Logger) -> DbStat
     let state = match &result {
         Ok(()) => DbState::Up,
         // Every connection busy serving requests: the database is working, not down.
-        Err(DbError::Pool(deadpool_postgres::PoolError::Timeout(
-            deadpool_postgres::TimeoutType::Wait,
-        ))) => DbState::Up,
+        Err(DbError::Pool(db::PoolError::Timeout(deadpool::managed::TimeoutType::Wait))) => {
+            DbState::Up
+        }
         Err(_) => DbState::Down,
     };
     let previous = health.record(state.clone());

@@ -15,16 +15,20 @@
 //! - [`health`]: health as state, kept by a background database probe.
 //! - [`ops`]: the engineer's subcommands (`check`, `migrate`).
 //! - [`db`]: the pool, embedded migrations, one file per table. Knows nothing of HTTP.
+//! - [`aws`]: one folder per AWS service (IMDSv2 identity, Secrets Manager credentials).
+//!   Knows nothing of HTTP.
 //! - [`telemetry`]: JSON log records and the metric registry.
-//! - [`config`], [`shutdown`], [`systemd`], [`domain`]: the ground floor. [`domain`] holds
+//! - [`config`], [`identity`], [`shutdown`], [`systemd`], [`domain`]: the ground floor. [`domain`] holds
 //!   validated inputs and knows nothing of HTTP, the database or AWS.
 
+pub mod aws;
 pub mod cli;
 pub mod config;
 pub mod db;
 pub mod domain;
 pub mod health;
 pub mod http;
+pub mod identity;
 pub mod ops;
 pub mod shutdown;
 pub mod startup;

@@ -3,20 +3,12 @@
 //! log pipeline.
 
 use std::io::Write;
+use std::sync::Arc;
 
-use tokio_postgres::NoTls;
-
+use crate::aws::resolve::{resolve, Resolved};
 use crate::config::Config;
 use crate::db::{self, DbError};
-
-/// Opens one connection outside any pool, with itemsd's connection settings.
-async fn connect(config: &Config) -> Result<tokio_postgres::Client, DbError> {
-    let (client, connection) = db::pool::pg_config(&config.db).connect(NoTls).await?;
-    tokio::spawn(async move {
-        let _ = connection.await;
-    });
-    Ok(client)
-}
+use crate::telemetry::log::{cause_chain, Level, Logger, MemorySink};
 
 fn line(out: &mut impl Write, ok: bool, what: &str, detail: &str) {
     let _ = writeln!(
@@ -28,37 +20,107 @@ fn line(out: &mut impl Write, ok: bool, what: &str, detail: &str) {
     );
 }
 
-fn describe_error(e: &DbError) -> String {
-    crate::telemetry::log::cause_chain(e)
+/// Resolves identity and credentials quietly: the subcommands print their own findings.
+async fn resolved(config: &Config, out: &mut impl Write) -> Option<Resolved> {
+    let quiet = Logger::new(Level::Error, Arc::new(MemorySink::default()));
+    match resolve(config, &quiet).await {
+        Ok(r) => Some(r),
+        Err(e) => {
+            line(out, false, "config", &cause_chain(&e));
+            None
+        }
+    }
 }
 
-/// Prints the configuration and what the database says; returns whether everything passed.
-pub async fn check(config: &Config, out: &mut impl Write) -> bool {
-    let _ = writeln!(out, "configuration (secrets masked):");
-    for (name, value) in config.describe() {
-        let _ = writeln!(out, "  {name:<28} {value}");
-    }
-    let target = format!(
+/// Opens one connection with the resolved credentials.
+async fn connect(
+    config: &Config,
+    resolved: &Resolved,
+    out: &mut impl Write,
+) -> Option<tokio_postgres::Client> {
+    let target = match resolved.credentials.current() {
+        Ok(t) => t,
+        Err(e) => {
+            line(out, false, "database", &cause_chain(&e));
+            return None;
+        }
+    };
+    let place = format!(
         "{}:{}/{} as {}",
-        config.db.host, config.db.port, config.db.name, config.db.user
+        target.host, target.port, target.dbname, target.user
     );
-    let client = match connect(config).await {
-        Ok(c) => c,
+    match db::pool::connect_one(&config.db, &target).await {
+        Ok((client, _task)) => Some(client),
         Err(e) => {
             line(
                 out,
                 false,
                 "database",
-                &format!("{target}: {}", describe_error(&e)),
+                &format!("{place}: {}", cause_chain(&DbError::from(e))),
             );
-            return false;
+            None
         }
+    }
+}
+
+/// Prints the configuration, identity, credential source and what the database says; returns
+/// whether everything passed.
+pub async fn check(config: &Config, out: &mut impl Write) -> bool {
+    let _ = writeln!(out, "configuration (secrets masked):");
+    for (name, value) in config.describe() {
+        let _ = writeln!(out, "  {name:<28} {value}");
+    }
+    let Some(resolved) = resolved(config, out).await else {
+        return false;
     };
+    let app = &resolved.app;
+    line(
+        out,
+        true,
+        "identity",
+        &format!(
+            "instance {} ip {} az {} region {} group {} ({})",
+            app.instance_id,
+            app.instance_ip,
+            app.availability_zone,
+            app.region.as_deref().unwrap_or("-"),
+            app.autoscaling_group.as_deref().unwrap_or("-"),
+            if resolved.metadata.is_some() {
+                "from IMDS"
+            } else {
+                "no IMDS: from configuration"
+            }
+        ),
+    );
     let mut ok = true;
+    if let Some(secrets) = &resolved.secrets {
+        match secrets.read().await {
+            Ok(t) => line(
+                out,
+                true,
+                "secret",
+                &format!(
+                    "{}: {}:{}/{} as {}",
+                    resolved.credentials.describe(),
+                    t.host,
+                    t.port,
+                    t.dbname,
+                    t.user
+                ),
+            ),
+            Err(e) => {
+                line(out, false, "secret", &cause_chain(&e));
+                ok = false;
+            }
+        }
+    }
+    let Some(client) = connect(config, &resolved, out).await else {
+        return false;
+    };
     match db::info::server_version(&client).await {
-        Ok(v) => line(out, true, "database", &format!("{target}: PostgreSQL {v}")),
+        Ok(v) => line(out, true, "database", &format!("PostgreSQL {v}")),
         Err(e) => {
-            line(out, false, "database", &describe_error(&e));
+            line(out, false, "database", &cause_chain(&e));
             ok = false;
         }
     }
@@ -81,7 +143,7 @@ pub async fn check(config: &Config, out: &mut impl Write) -> bool {
             ok = false;
         }
         Err(e) => {
-            line(out, false, "schema", &describe_error(&e));
+            line(out, false, "schema", &cause_chain(&e));
             ok = false;
         }
     }
@@ -102,12 +164,11 @@ pub async fn check(config: &Config, out: &mut impl Write) -> bool {
 
 /// Applies pending migrations and prints what it did; returns whether it succeeded.
 pub async fn migrate(config: &Config, out: &mut impl Write) -> bool {
-    let mut client = match connect(config).await {
-        Ok(c) => c,
-        Err(e) => {
-            line(out, false, "database", &describe_error(&e));
-            return false;
-        }
+    let Some(resolved) = resolved(config, out).await else {
+        return false;
+    };
+    let Some(mut client) = connect(config, &resolved, out).await else {
+        return false;
     };
     match db::migrations::migrate(&mut client).await {
         Ok(report) if report.applied.is_empty() => {
@@ -132,7 +193,7 @@ pub async fn migrate(config: &Config, out: &mut impl Write) -> bool {
             true
         }
         Err(e) => {
-            line(out, false, "migrate", &describe_error(&e));
+            line(out, false, "migrate", &cause_chain(&e));
             false
         }
     }

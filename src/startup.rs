@@ -19,6 +19,9 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 
+use crate::aws::imds::Metadata;
+use crate::aws::resolve::{resolve, ResolveError, IMDS_BUDGET};
+use crate::aws::secrets::SecretCredentials;
 use crate::config::Config;
 use crate::db;
 use crate::health::{self, Health, Phase};
@@ -30,6 +33,9 @@ use crate::telemetry::metrics::HttpMetrics;
 
 /// Bound on the final log flush (DESIGN §3 step 4).
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
+/// Pre-stop delay when IMDS says the Auto Scaling group is already terminating this instance:
+/// the ALB deregistered and drained it before SIGTERM, so there is nobody left to warn.
+const LEAVING_GROUP_DELAY: Duration = Duration::from_secs(1);
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -43,6 +49,18 @@ pub enum StartupError {
     Pool(#[from] db::pool::PoolBuildError),
     #[error("INSTANCE_ID cannot be sent as an HTTP header")]
     InstanceId(#[from] http::header::InvalidHeaderValue),
+    #[error(transparent)]
+    Resolve(#[from] ResolveError),
+}
+
+impl StartupError {
+    /// Whether the operator must fix the configuration (exit 64, no restart loop).
+    pub fn is_config(&self) -> bool {
+        matches!(
+            self,
+            Self::Resolve(ResolveError::NoRegion) | Self::InstanceId(_)
+        )
+    }
 }
 
 pub struct Application {
@@ -50,12 +68,17 @@ pub struct Application {
     listener: TcpListener,
     local_addr: SocketAddr,
     state: Arc<State>,
+    /// For the lifecycle state at shutdown (EC2 only).
+    metadata: Option<Metadata>,
+    /// Re-read on a schedule while serving (when credentials come from Secrets Manager).
+    secrets: Option<Arc<SecretCredentials>>,
 }
 
 impl Application {
     /// Binds the listener and builds the pool; tries the database once (migrations and the
     /// minimum connections) but starts without it when it is down.
     pub async fn build(config: Config, logger: Logger) -> Result<Self, StartupError> {
+        let resolved = resolve(&config, &logger).await?;
         let addr = SocketAddr::new(config.http.bind_address, config.http.port);
         let listener = TcpListener::bind(addr)
             .await
@@ -63,7 +86,7 @@ impl Application {
         let local_addr = listener
             .local_addr()
             .map_err(|source| StartupError::Bind { addr, source })?;
-        let pool = db::pool::build(&config.db)?;
+        let pool = db::pool::build(&config.db, resolved.credentials)?;
         let health = Arc::new(Health::new(config.health.require_db));
 
         let first = health::probe_once(&pool, &health, &logger).await;
@@ -77,7 +100,8 @@ impl Application {
         }
 
         let state = Arc::new(State {
-            app: config.app.clone(),
+            instance_header: HeaderValue::from_str(&resolved.app.instance_id)?,
+            app: resolved.app,
             pool,
             health,
             metrics: Arc::new(HttpMetrics::new(ROUTE_LABELS)),
@@ -85,13 +109,14 @@ impl Application {
             limiter: Arc::new(Semaphore::new(config.http.max_concurrent_requests)),
             body_timeout: config.http.body_timeout,
             db_deadline: config.db.statement_timeout + config.db.pool_wait_timeout,
-            instance_header: HeaderValue::from_str(&config.app.instance_id)?,
         });
         Ok(Self {
             config,
             listener,
             local_addr,
             state,
+            metadata: resolved.metadata,
+            secrets: resolved.secrets,
         })
     }
 
@@ -106,6 +131,8 @@ impl Application {
             listener,
             local_addr,
             state,
+            metadata,
+            secrets,
         } = self;
         let logger = state.logger.clone();
         let (stop_probe, probe_stopped) = watch::channel(false);
@@ -115,8 +142,11 @@ impl Application {
             logger.clone(),
             config.health.probe_interval,
             config.db.pool_min,
-            probe_stopped,
+            probe_stopped.clone(),
         ));
+        if let Some(secrets) = &secrets {
+            secrets.spawn_schedule(config.aws.secret_refresh, probe_stopped);
+        }
 
         state.health.set_phase(Phase::Serving);
         logger
@@ -136,10 +166,10 @@ impl Application {
             shutdown.requested().await;
             state.health.set_phase(Phase::Draining);
             let _ = systemd::notify("STOPPING=1");
-            let delay = config.shutdown.delay;
+            let delay = pre_stop_delay(config.shutdown.delay, metadata.as_ref(), &logger).await;
             logger
                 .info("draining: /health now answers 503; still serving")
-                .field("pre_stop_delay_s", delay.as_secs())
+                .field("pre_stop_delay_s", delay.as_secs_f64())
                 .field("drain_timeout_s", config.shutdown.timeout.as_secs())
                 .emit();
             tokio::select! {
@@ -181,5 +211,26 @@ impl Application {
         state.pool.close();
         logger.info("itemsd stopped").emit();
         logger.flush(FLUSH_TIMEOUT);
+    }
+}
+
+/// The configured pre-stop delay, shortened when the Auto Scaling group is already terminating
+/// this instance (the ALB drained it before SIGTERM was sent).
+async fn pre_stop_delay(
+    configured: Duration,
+    metadata: Option<&Metadata>,
+    logger: &Logger,
+) -> Duration {
+    let Some(metadata) = metadata else {
+        return configured;
+    };
+    match tokio::time::timeout(IMDS_BUDGET, metadata.target_lifecycle_state()).await {
+        Ok(Ok(Some(state))) if state == "Terminated" => {
+            logger
+                .info("the Auto Scaling group is terminating this instance: short pre-stop delay")
+                .emit();
+            configured.min(LEAVING_GROUP_DELAY)
+        }
+        _ => configured,
     }
 }

@@ -1,11 +1,10 @@
 //! The `items` table. Statements are prepared once per connection and cached.
 
-use deadpool_postgres::Object;
 use tokio_postgres::Row;
 
 use crate::domain::{Item, NewItem, Page};
 
-use super::DbError;
+use super::{DbError, Object};
 
 const COLUMNS: &str = "id, name, description, value, created_at, updated_at";
 

@@ -2,18 +2,19 @@
 //!
 //! Nothing here knows about HTTP; callers map [`DbError`] to whatever their protocol needs.
 
+pub mod credentials;
 pub mod info;
 pub mod items;
 pub mod migrations;
 pub mod pool;
 
-pub use pool::Pool;
+pub use pool::{Object, Pool, PoolError};
 
 /// A database operation that did not succeed.
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
     #[error("no database connection available")]
-    Pool(#[from] deadpool_postgres::PoolError),
+    Pool(#[from] PoolError),
     #[error("database query failed")]
     Query(#[from] tokio_postgres::Error),
     #[error("database did not answer within {0:?}")]
@@ -27,7 +28,9 @@ impl DbError {
     pub fn sqlstate(&self) -> Option<&str> {
         match self {
             Self::Query(e) => e.code().map(|c| c.code()),
-            Self::Pool(deadpool_postgres::PoolError::Backend(e)) => e.code().map(|c| c.code()),
+            Self::Pool(PoolError::Backend(pool::ConnectError::Postgres(e))) => {
+                e.code().map(|c| c.code())
+            }
             _ => None,
         }
     }

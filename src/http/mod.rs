@@ -16,9 +16,9 @@ use std::time::Duration;
 use http::HeaderValue;
 use tokio::sync::Semaphore;
 
-use crate::config::AppInfo;
 use crate::db::{DbError, Pool};
 use crate::health::Health;
+use crate::identity::AppInfo;
 use crate::telemetry::log::Logger;
 use crate::telemetry::metrics::HttpMetrics;
 use error::ApiError;

@@ -36,6 +36,9 @@ pub fn test_config(cluster: &Cluster, database: &str, overrides: &[(&str, &str)]
         ("SHUTDOWN_DELAY_SECONDS", "0"),
         ("HEALTH_PROBE_INTERVAL_SECONDS", "1"),
         ("INSTANCE_ID", "i-test"),
+        // No IMDS here; the tests that want it point AWS_EC2_METADATA_SERVICE_ENDPOINT at a
+        // stand-in and set this back to false.
+        ("AWS_EC2_METADATA_DISABLED", "true"),
         ("LOG_LEVEL", "DEBUG"),
     ]
     .iter()

@@ -1,0 +1,96 @@
+//! What start-up must learn before serving, for `serve` and `check` alike: who this instance
+//! is (IMDSv2, bounded) and where the database credentials come from.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::imds::Metadata;
+use super::secrets::SecretCredentials;
+use crate::config::{Config, ImdsConfig};
+use crate::db::credentials::{ConnectTarget, CredentialSource, StaticCredentials};
+use crate::identity::{AppInfo, InstanceMetadata};
+use crate::telemetry::log::Logger;
+
+/// Longest start-up waits for instance metadata: on EC2 it answers in milliseconds, and off
+/// EC2 a laptop run must not hang.
+pub const IMDS_BUDGET: Duration = Duration::from_millis(1500);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ResolveError {
+    #[error("invalid configuration: DB_SECRET_ARN is set but no region is known: set AWS_REGION")]
+    NoRegion,
+}
+
+/// What start-up learned before serving: who this is and where the credentials come from.
+pub struct Resolved {
+    pub app: AppInfo,
+    /// The metadata client when this runs on EC2, for the lifecycle state at shutdown.
+    pub metadata: Option<Metadata>,
+    pub credentials: Arc<dyn CredentialSource>,
+    /// The same source when it is Secrets Manager, for the refresh schedule.
+    pub secrets: Option<Arc<SecretCredentials>>,
+}
+
+/// Asks IMDS who this is (bounded), then reads the database secret when one is configured.
+pub async fn resolve(config: &Config, logger: &Logger) -> Result<Resolved, ResolveError> {
+    let (metadata, found) = discover(&config.aws.imds, logger).await;
+    let app = AppInfo::resolve(&config.app, config.aws.region.as_deref(), &found);
+    let (credentials, secrets): (Arc<dyn CredentialSource>, _) = match &config.aws.db_secret_arn {
+        None => (
+            Arc::new(StaticCredentials(ConnectTarget::from_config(&config.db))),
+            None,
+        ),
+        Some(arn) => {
+            let region = app.region.as_deref().ok_or(ResolveError::NoRegion)?;
+            let sdk = super::sdk_config(region).await;
+            let source = SecretCredentials::load(
+                aws_sdk_secretsmanager::Client::new(&sdk),
+                arn.clone(),
+                config.db.name.clone(),
+                logger.clone(),
+            )
+            .await;
+            (source.clone(), Some(source))
+        }
+    };
+    Ok(Resolved {
+        app,
+        metadata,
+        credentials,
+        secrets,
+    })
+}
+
+async fn discover(cfg: &ImdsConfig, logger: &Logger) -> (Option<Metadata>, InstanceMetadata) {
+    if !cfg.enabled {
+        return (None, InstanceMetadata::default());
+    }
+    let metadata = match Metadata::new(cfg) {
+        Ok(m) => m,
+        Err(e) => {
+            logger
+                .warn("instance metadata disabled")
+                .error_chain(&e)
+                .emit();
+            return (None, InstanceMetadata::default());
+        }
+    };
+    match tokio::time::timeout(IMDS_BUDGET, metadata.identity()).await {
+        Ok(Ok(found)) => {
+            logger
+                .info("identity from instance metadata")
+                .field("instance_id", found.instance_id.as_deref())
+                .field("availability_zone", found.availability_zone.as_deref())
+                .field("autoscaling_group", found.autoscaling_group.as_deref())
+                .emit();
+            (Some(metadata), found)
+        }
+        // Not on EC2 (or IMDS off): one line, not an error; configuration fills in.
+        Ok(Err(_)) | Err(_) => {
+            logger
+                .info("no instance metadata; identity from configuration")
+                .emit();
+            (None, InstanceMetadata::default())
+        }
+    }
+}

@@ -1,0 +1,187 @@
+//! Database credentials from Secrets Manager, read at start, again on a schedule, and again
+//! when a new connection fails authentication (the RDS-managed password rotated). Nothing
+//! secret is written to disk, logged, or put in the process environment: the password lives
+//! in memory, in a [`Secret`](crate::config::Secret).
+
+pub mod parse;
+
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use aws_sdk_secretsmanager::error::{DisplayErrorContext, SdkError};
+use aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueError;
+use tokio::sync::{watch, Mutex};
+
+use crate::db::credentials::{ConnectTarget, CredentialSource, CredentialsError, RefreshFuture};
+use crate::telemetry::log::Logger;
+use parse::Login;
+
+/// Reads prompted by authentication failures are at most this frequent: a wrong password in a
+/// secret must not turn every connection attempt into a Secrets Manager call.
+const MIN_REFRESH_INTERVAL: Duration = Duration::from_secs(5);
+
+#[derive(Debug, thiserror::Error)]
+pub enum SecretError {
+    #[error("could not read secret {arn}: {detail}")]
+    Fetch { arn: String, detail: String },
+    #[error("secret {arn} has no string value")]
+    NotString { arn: String },
+    #[error("secret {arn} is malformed: {source}")]
+    Shape {
+        arn: String,
+        #[source]
+        source: parse::ShapeError,
+    },
+}
+
+pub struct SecretCredentials {
+    client: aws_sdk_secretsmanager::Client,
+    arn: String,
+    /// Used when the secret names no database.
+    default_dbname: String,
+    /// The last successful read, or why none succeeded yet; read on every new connection.
+    current: RwLock<Result<ConnectTarget, CredentialsError>>,
+    /// When the secret was last read; held while reading so concurrent failures share a read.
+    last_read: Mutex<Option<Instant>>,
+    logger: Logger,
+}
+
+impl SecretCredentials {
+    /// Reads the secret once; a failure is logged and kept (connections fail with it) and the
+    /// next refresh tries again.
+    pub async fn load(
+        client: aws_sdk_secretsmanager::Client,
+        arn: String,
+        default_dbname: String,
+        logger: Logger,
+    ) -> Arc<Self> {
+        let this = Arc::new(Self {
+            client,
+            arn,
+            default_dbname,
+            current: RwLock::new(Err(CredentialsError("secret not read yet".into()))),
+            last_read: Mutex::new(None),
+            logger,
+        });
+        this.read_and_store(&mut *this.last_read.lock().await).await;
+        this
+    }
+
+    async fn fetch(&self, arn: &str) -> Result<String, SecretError> {
+        let out = self
+            .client
+            .get_secret_value()
+            .secret_id(arn)
+            .send()
+            .await
+            .map_err(|e: SdkError<GetSecretValueError>| SecretError::Fetch {
+                arn: arn.to_owned(),
+                detail: DisplayErrorContext(&e).to_string(),
+            })?;
+        out.secret_string()
+            .map(str::to_owned)
+            .ok_or_else(|| SecretError::NotString {
+                arn: arn.to_owned(),
+            })
+    }
+
+    /// Reads the secret (and the RDS-managed one it points at, if any).
+    pub async fn read(&self) -> Result<ConnectTarget, SecretError> {
+        let shape_error = |arn: &str| {
+            let arn = arn.to_owned();
+            move |source| SecretError::Shape { arn, source }
+        };
+        let conn =
+            parse::connection(&self.fetch(&self.arn).await?).map_err(shape_error(&self.arn))?;
+        let (user, password) = match conn.login {
+            Login::Password(password) => (conn.username, password),
+            Login::ManagedSecret(managed) => {
+                let (user, password) = parse::managed_login(&self.fetch(&managed).await?)
+                    .map_err(shape_error(&managed))?;
+                (user, password)
+            }
+        };
+        Ok(ConnectTarget {
+            host: conn.host,
+            port: conn.port,
+            dbname: conn.dbname.unwrap_or_else(|| self.default_dbname.clone()),
+            user,
+            password,
+        })
+    }
+
+    async fn read_and_store(&self, last_read: &mut Option<Instant>) {
+        *last_read = Some(Instant::now());
+        let result = self.read().await;
+        let Ok(mut current) = self.current.write() else {
+            return;
+        };
+        match result {
+            Ok(target) => {
+                let changed = current.as_ref().map_or(true, |old| old != &target);
+                if changed {
+                    self.logger
+                        .info("database credentials read from Secrets Manager")
+                        .field("secret", self.arn.as_str())
+                        .field("host", target.host.as_str())
+                        .field("user", target.user.as_str())
+                        .emit();
+                }
+                *current = Ok(target);
+            }
+            Err(e) => {
+                self.logger
+                    .error("could not read database credentials")
+                    .error_chain(&e)
+                    .emit();
+                // Keep working credentials when a re-read fails: the old password may still do.
+                if current.is_err() {
+                    *current = Err(CredentialsError(e.to_string()));
+                }
+            }
+        }
+    }
+
+    /// Reads the secret again every `every` until `stop` changes.
+    pub fn spawn_schedule(self: &Arc<Self>, every: Duration, mut stop: watch::Receiver<bool>) {
+        let this = Arc::clone(self);
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    () = tokio::time::sleep(every) => {}
+                    _ = stop.changed() => return,
+                }
+                this.read_and_store(&mut *this.last_read.lock().await).await;
+            }
+        });
+    }
+}
+
+impl CredentialSource for SecretCredentials {
+    fn current(&self) -> Result<ConnectTarget, CredentialsError> {
+        self.current
+            .read()
+            .map_err(|_| CredentialsError("credentials lock poisoned".into()))?
+            .clone()
+    }
+
+    fn refresh(&self) -> RefreshFuture<'_> {
+        Box::pin(async move {
+            let mut last_read = self.last_read.lock().await;
+            // Another connection that failed at the same moment may have just read it.
+            if last_read.is_some_and(|t| t.elapsed() < MIN_REFRESH_INTERVAL) {
+                return self.current().map(|_| ());
+            }
+            self.logger
+                .info("database authentication failed: reading the secret again")
+                .field("secret", self.arn.as_str())
+                .emit();
+            self.read_and_store(&mut last_read).await;
+            self.current().map(|_| ())
+        })
+    }
+
+    fn describe(&self) -> String {
+        format!("Secrets Manager secret {}", self.arn)
+    }
+}
