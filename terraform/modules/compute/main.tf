@@ -58,6 +58,7 @@ locals {
       ENVIRONMENT              = var.environment
       AWS_REGION               = data.aws_region.current.name
       APPLICATION_PORT         = tostring(var.app_port)
+      AUTOSCALING_GROUP_NAME   = local.asg_name
       DB_SECRET_ARN            = var.db_secret_arn
       CLOUDWATCH_LOG_GROUP     = var.log_group_name
       CLOUDWATCH_NAMESPACE     = var.metrics_namespace

@@ -101,6 +101,7 @@ run "user_data_is_a_small_settings_file" {
       strcontains(output.user_data, "SHUTDOWN_DELAY_SECONDS=25\n") &&
       strcontains(output.user_data, "SHUTDOWN_TIMEOUT_SECONDS=30\n") &&
       strcontains(output.user_data, "ENVIRONMENT=test\n") &&
+      strcontains(output.user_data, "AUTOSCALING_GROUP_NAME=itemsd-test\n") &&
       strcontains(output.user_data, "AWS_REGION=eu-north-1\n")
     )
     error_message = "user data carries the settings itemsd reads"
