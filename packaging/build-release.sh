@@ -36,6 +36,13 @@ x86_64-unknown-linux-musl)
     cargo_build=(cargo build)
     elf_machine='Advanced Micro Devices X86-64'
     binutils_prefix=
+    # C code in dependencies (ring, via the AWS SDK's rustls) is compiled for musl by cc-rs,
+    # which looks for x86_64-linux-musl-gcc; Debian's musl-tools names its wrapper musl-gcc.
+    if [[ -z "${CC_x86_64_unknown_linux_musl:-}" ]]; then
+        command -v musl-gcc >/dev/null ||
+            die "musl-gcc not found: apt-get install musl-tools (C dependencies are compiled for musl)"
+        export CC_x86_64_unknown_linux_musl=musl-gcc
+    fi
     ;;
 aarch64-unknown-linux-musl)
     command -v cargo-zigbuild >/dev/null ||
