@@ -13,6 +13,8 @@ step() { printf '\n==> %s\n' "$*"; }
 
 step "installing dependencies"
 scripts/install-deps.sh
+# moto's server (the AWS emulator the integration tests start) and the Terraform tools.
+scripts/install-python-tools.sh
 
 step "shellcheck"
 mapfile -t shell_scripts < <(git ls-files '*.sh' .ci/run)

@@ -237,7 +237,7 @@ impl Config {
                     endpoint: env.get("AWS_EC2_METADATA_SERVICE_ENDPOINT"),
                 },
                 db_secret_arn: env.get("DB_SECRET_ARN"),
-                secret_refresh: env.seconds("DB_SECRET_REFRESH_SECONDS", 900, 10..=86_400)?,
+                secret_refresh: env.seconds("DB_SECRET_REFRESH_SECONDS", 900, 1..=86_400)?,
             },
             shutdown: ShutdownConfig {
                 delay: env.seconds("SHUTDOWN_DELAY_SECONDS", 25, 0..=600)?,

@@ -575,7 +575,7 @@ async fn every_response_carries_the_three_headers() {
 
 #[tokio::test]
 async fn access_log_has_the_promised_fields_and_no_password() {
-    let app = TestApp::spawn(pg::shared(), &[("DB_PASSWORD", "s3cret-pw")]).await;
+    let app = app().await;
     app.client
         .send(
             "GET",
@@ -597,7 +597,10 @@ async fn access_log_has_the_promised_fields_and_no_password() {
     assert!(line["response_time_ms"].is_number());
     assert!(line["timestamp"].is_string());
     assert!(
-        !app.logs.lines().iter().any(|l| l.contains("s3cret-pw")),
+        !app.logs
+            .lines()
+            .iter()
+            .any(|l| l.contains(pg::SUPERUSER_PASSWORD)),
         "the password must never be logged"
     );
 }

@@ -3,127 +3,14 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use common::client::{raw_status, read_until_close, Client};
 use common::pg;
+use common::process::{db_env, itemsd, Process};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
-
-fn itemsd(envs: &[(&str, String)]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_itemsd"));
-    cmd.env_clear();
-    for (k, v) in envs {
-        cmd.env(k, v);
-    }
-    cmd
-}
-
-fn db_env(cluster: &pg::Cluster, db: &str) -> Vec<(&'static str, String)> {
-    vec![
-        ("DB_HOST", "127.0.0.1".into()),
-        ("DB_PORT", cluster.port.to_string()),
-        ("DB_NAME", db.into()),
-        ("DB_USER", "postgres".into()),
-        ("DB_CONNECT_TIMEOUT_SECONDS", "2".into()),
-    ]
-}
-
-/// A running itemsd process and its stdout, line by line.
-struct Process {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-    seen: Vec<String>,
-}
-
-impl Process {
-    fn spawn(mut cmd: Command) -> Self {
-        let mut child = cmd
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("itemsd starts");
-        let stdout = child.stdout.take().expect("stdout");
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Self {
-            child,
-            lines,
-            seen: Vec::new(),
-        }
-    }
-
-    /// Waits for a log line with `msg`, returning it parsed.
-    fn wait_for_log(&mut self, msg: &str, within: Duration) -> serde_json::Value {
-        let deadline = Instant::now() + within;
-        loop {
-            if let Some(v) = self
-                .seen
-                .iter()
-                .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("JSON log line"))
-                .find(|v| v["msg"] == msg)
-            {
-                return v;
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => self.seen.push(line),
-                Err(_) => panic!(
-                    "no log line {msg:?} within {within:?}; saw:\n{}",
-                    self.seen.join("\n")
-                ),
-            }
-        }
-    }
-
-    fn addr(&mut self) -> SocketAddr {
-        let line = self.wait_for_log("itemsd listening", Duration::from_secs(20));
-        line["address"]
-            .as_str()
-            .and_then(|a| a.parse().ok())
-            .expect("listening address")
-    }
-
-    fn signal(&self, signal: i32) {
-        let pid = i32::try_from(self.child.id()).expect("pid");
-        // SAFETY: sending a signal to our own child process.
-        assert_eq!(unsafe { libc::kill(pid, signal) }, 0);
-    }
-
-    fn wait_exit(&mut self, within: Duration) -> i32 {
-        let deadline = Instant::now() + within;
-        loop {
-            if let Some(status) = self.child.try_wait().expect("wait") {
-                while let Ok(line) = self.lines.recv_timeout(Duration::from_millis(200)) {
-                    self.seen.push(line);
-                }
-                return status.code().expect("exited, not killed");
-            }
-            assert!(
-                Instant::now() < deadline,
-                "itemsd did not exit within {within:?}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// Sends a POST's head and the first part of its body; the request is then in flight.
 async fn start_slow_post(addr: SocketAddr) -> TcpStream {
@@ -257,8 +144,7 @@ fn help_and_version() {
 async fn migrate_then_check_report_what_they_find_with_secrets_masked() {
     let cluster = pg::shared();
     let db = cluster.fresh_database().await;
-    let mut env = db_env(cluster, &db);
-    env.push(("DB_PASSWORD", "topsecret-pw".into()));
+    let env = db_env(cluster, &db);
 
     let out = itemsd(&env).arg("check").output().expect("runs");
     let text = String::from_utf8_lossy(&out.stdout);
@@ -282,7 +168,7 @@ async fn migrate_then_check_report_what_they_find_with_secrets_masked() {
     assert!(text.contains("version 2 (current)"), "{text}");
     assert!(text.contains("DB_POOL_MAX_CONN"), "{text}");
     assert!(text.contains("********"), "password shown masked: {text}");
-    assert!(!text.contains("topsecret-pw"), "{text}");
+    assert!(!text.contains(pg::SUPERUSER_PASSWORD), "{text}");
 }
 
 #[test]

@@ -32,6 +32,7 @@ pub fn test_config(cluster: &Cluster, database: &str, overrides: &[(&str, &str)]
         ("DB_PORT", port.as_str()),
         ("DB_NAME", database),
         ("DB_USER", "postgres"),
+        ("DB_PASSWORD", super::pg::SUPERUSER_PASSWORD),
         ("DB_CONNECT_TIMEOUT_SECONDS", "2"),
         ("SHUTDOWN_DELAY_SECONDS", "0"),
         ("HEALTH_PROBE_INTERVAL_SECONDS", "1"),

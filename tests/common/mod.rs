@@ -3,4 +3,7 @@
 
 pub mod app;
 pub mod client;
+pub mod imds;
+pub mod moto;
 pub mod pg;
+pub mod process;

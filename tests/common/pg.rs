@@ -73,6 +73,9 @@ fn run(mut cmd: Command, what: &str) {
     );
 }
 
+/// The cluster superuser's password (TCP connections use SCRAM, as RDS does).
+pub const SUPERUSER_PASSWORD: &str = "postgres-test";
+
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -113,14 +116,28 @@ impl Cluster {
                 "chown of the cluster folder to postgres (scripts/install-deps.sh creates the user)",
             );
         }
+        // Password authentication over TCP, as on RDS: rotation tests need a password that can
+        // be wrong. The superuser's password is `SUPERUSER_PASSWORD`.
+        let pwfile = dir.join("pwfile");
+        std::fs::write(&pwfile, SUPERUSER_PASSWORD).expect("password file");
+        if is_root() {
+            let mut chown = Command::new("chown");
+            chown.arg("postgres:").arg(&pwfile);
+            run(chown, "chown of the password file");
+        }
         let mut initdb = pg_command("initdb");
-        initdb.arg("--pgdata").arg(dir.join("data")).args([
-            "--username=postgres",
-            "--auth=trust",
-            "--encoding=UTF8",
-            "--locale=C",
-            "--no-sync",
-        ]);
+        initdb
+            .arg("--pgdata")
+            .arg(dir.join("data"))
+            .arg(format!("--pwfile={}", pwfile.display()))
+            .args([
+                "--username=postgres",
+                "--auth-local=trust",
+                "--auth-host=scram-sha-256",
+                "--encoding=UTF8",
+                "--locale=C",
+                "--no-sync",
+            ]);
         run(initdb, "initdb");
         Self {
             dir,
@@ -156,7 +173,7 @@ impl Cluster {
 
     pub fn url(&self, db: &str) -> String {
         format!(
-            "host=127.0.0.1 port={} user=postgres dbname={db}",
+            "host=127.0.0.1 port={} user=postgres password={SUPERUSER_PASSWORD} dbname={db}",
             self.port
         )
     }

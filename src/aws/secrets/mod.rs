@@ -5,6 +5,7 @@
 
 pub mod parse;
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -18,7 +19,7 @@ use parse::Login;
 
 /// Reads prompted by authentication failures are at most this frequent: a wrong password in a
 /// secret must not turn every connection attempt into a Secrets Manager call.
-const MIN_REFRESH_INTERVAL: Duration = Duration::from_secs(5);
+const MIN_REFRESH_INTERVAL: Duration = Duration::from_secs(1);
 
 #[derive(Debug, thiserror::Error)]
 pub enum SecretError {
@@ -43,6 +44,9 @@ pub struct SecretCredentials {
     current: RwLock<Result<ConnectTarget, CredentialsError>>,
     /// When the secret was last read; held while reading so concurrent failures share a read.
     last_read: Mutex<Option<Instant>>,
+    /// Reads completed so far: a caller that waited for `last_read` while another read ran
+    /// sees it changed and uses that read instead of making its own.
+    reads: AtomicU64,
     logger: Logger,
 }
 
@@ -61,6 +65,7 @@ impl SecretCredentials {
             default_dbname,
             current: RwLock::new(Err(CredentialsError("secret not read yet".into()))),
             last_read: Mutex::new(None),
+            reads: AtomicU64::new(0),
             logger,
         });
         this.read_and_store(&mut *this.last_read.lock().await).await;
@@ -113,6 +118,7 @@ impl SecretCredentials {
     async fn read_and_store(&self, last_read: &mut Option<Instant>) {
         *last_read = Some(Instant::now());
         let result = self.read().await;
+        self.reads.fetch_add(1, Ordering::Release);
         let Ok(mut current) = self.current.write() else {
             return;
         };
@@ -167,9 +173,13 @@ impl CredentialSource for SecretCredentials {
 
     fn refresh(&self) -> RefreshFuture<'_> {
         Box::pin(async move {
+            let seen = self.reads.load(Ordering::Acquire);
             let mut last_read = self.last_read.lock().await;
-            // Another connection that failed at the same moment may have just read it.
-            if last_read.is_some_and(|t| t.elapsed() < MIN_REFRESH_INTERVAL) {
+            // Another connection that failed at the same moment has just read it; or the
+            // secret was read a moment ago and reading it again would only hammer the API.
+            if self.reads.load(Ordering::Acquire) != seen
+                || last_read.is_some_and(|t| t.elapsed() < MIN_REFRESH_INTERVAL)
+            {
                 return self.current().map(|_| ());
             }
             self.logger
