@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test of the project: shell lint, the Rust unit and integration tests (each against
-# throwaway PostgreSQL clusters the harness starts itself), and the Terraform suite. Installs
-# what is missing first. Exits non-zero on the first failure.
+# throwaway PostgreSQL clusters and a local AWS emulator the harness starts itself), the
+# Terraform suite, the systemd unit and Packer lints, the static release build, and the boot
+# test of the image recipe in systemd-nspawn. Installs what is missing first. Exits non-zero on
+# the first failure. (.ci/run adds the full-VM boot under qemu, which takes minutes.)
 #
 # Inputs (environment): CI (when "true", a missing tool is an error, never a skip).
 set -o errexit -o nounset -o pipefail
@@ -25,3 +27,14 @@ cargo test --locked --all-targets
 
 step "terraform"
 scripts/test-terraform.sh
+
+step "systemd unit and Packer template"
+scripts/lint-units.sh
+scripts/lint-ami.sh
+
+step "static release build"
+packaging/install-build-deps.sh
+packaging/build-release.sh
+
+step "boot test (systemd-nspawn)"
+scripts/test-boot.sh

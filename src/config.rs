@@ -112,6 +112,19 @@ pub struct AwsConfig {
     pub db_secret_arn: Option<String>,
     /// How often the secret is read again even without an authentication failure.
     pub secret_refresh: Duration,
+    /// Log shipping, on when `CLOUDWATCH_LOG_GROUP` is set.
+    pub logs: Option<LogsConfig>,
+}
+
+#[derive(Clone, Debug)]
+pub struct LogsConfig {
+    pub group: String,
+    /// Defaults to the instance id.
+    pub stream: Option<String>,
+    /// Bound on buffered log bytes; beyond it the oldest events are dropped (and counted).
+    pub buffer_bytes: usize,
+    /// Longest an event waits in the buffer before a call ships it.
+    pub flush_interval: Duration,
 }
 
 #[derive(Clone, Debug)]
@@ -125,7 +138,7 @@ pub struct ImdsConfig {
 impl AwsConfig {
     /// Whether any duty needs AWS API credentials and a region.
     pub fn needs_api(&self) -> bool {
-        self.db_secret_arn.is_some()
+        self.db_secret_arn.is_some() || self.logs.is_some()
     }
 }
 
@@ -238,6 +251,19 @@ impl Config {
                 },
                 db_secret_arn: env.get("DB_SECRET_ARN"),
                 secret_refresh: env.seconds("DB_SECRET_REFRESH_SECONDS", 900, 1..=86_400)?,
+                logs: match env.get("CLOUDWATCH_LOG_GROUP") {
+                    None => None,
+                    Some(group) => Some(LogsConfig {
+                        group,
+                        stream: env.get("CLOUDWATCH_LOG_STREAM"),
+                        buffer_bytes: env.ranged(
+                            "CLOUDWATCH_LOG_BUFFER_BYTES",
+                            8 * 1024 * 1024,
+                            4096..=1024 * 1024 * 1024,
+                        )? as usize,
+                        flush_interval: env.millis("CLOUDWATCH_LOG_FLUSH_MS", 5000, 10..=60_000)?,
+                    }),
+                },
             },
             shutdown: ShutdownConfig {
                 delay: env.seconds("SHUTDOWN_DELAY_SECONDS", 25, 0..=600)?,
@@ -268,6 +294,13 @@ impl Config {
             (
                 "DB_SECRET_ARN",
                 shown(&self.aws.db_secret_arn, "unset: DB_* variables"),
+            ),
+            (
+                "CLOUDWATCH_LOG_GROUP",
+                shown(
+                    &self.aws.logs.as_ref().map(|l| l.group.clone()),
+                    "unset: stdout only",
+                ),
             ),
             ("DB_HOST", self.db.host.clone()),
             ("DB_PORT", self.db.port.to_string()),

@@ -19,6 +19,7 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 
+use crate::aws::cloudwatch_logs;
 use crate::aws::imds::Metadata;
 use crate::aws::resolve::{resolve, ResolveError, IMDS_BUDGET};
 use crate::aws::secrets::SecretCredentials;
@@ -31,8 +32,9 @@ use crate::systemd;
 use crate::telemetry::log::Logger;
 use crate::telemetry::metrics::HttpMetrics;
 
-/// Bound on the final log flush (DESIGN §3 step 4).
-const FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
+/// Bound on the final log flush (DESIGN §3 step 4): the 10 s the shutdown timeline reserves
+/// (ALB deregistration delay <= pre-stop + drain + flush < systemd TimeoutStopSec).
+const FLUSH_TIMEOUT: Duration = Duration::from_secs(10);
 /// Pre-stop delay when IMDS says the Auto Scaling group is already terminating this instance:
 /// the ALB deregistered and drained it before SIGTERM, so there is nobody left to warn.
 const LEAVING_GROUP_DELAY: Duration = Duration::from_secs(1);
@@ -79,6 +81,32 @@ impl Application {
     /// minimum connections) but starts without it when it is down.
     pub async fn build(config: Config, logger: Logger) -> Result<Self, StartupError> {
         let resolved = resolve(&config, &logger).await?;
+        let log_shipping = match (&config.aws.logs, &resolved.sdk) {
+            (Some(logs), Some(sdk)) => {
+                let destination = cloudwatch_logs::Destination {
+                    group: logs.group.clone(),
+                    stream: logs
+                        .stream
+                        .clone()
+                        .unwrap_or_else(|| resolved.app.instance_id.clone()),
+                };
+                let (sink, stats) = cloudwatch_logs::start(
+                    aws_sdk_cloudwatchlogs::Client::new(sdk),
+                    destination.clone(),
+                    logs.buffer_bytes,
+                    logs.flush_interval,
+                    logger.clone(),
+                );
+                logger.attach(sink);
+                logger
+                    .info("shipping logs to CloudWatch Logs")
+                    .field("group", destination.group.as_str())
+                    .field("stream", destination.stream.as_str())
+                    .emit();
+                Some(stats)
+            }
+            _ => None,
+        };
         let addr = SocketAddr::new(config.http.bind_address, config.http.port);
         let listener = TcpListener::bind(addr)
             .await
@@ -109,6 +137,7 @@ impl Application {
             limiter: Arc::new(Semaphore::new(config.http.max_concurrent_requests)),
             body_timeout: config.http.body_timeout,
             db_deadline: config.db.statement_timeout + config.db.pool_wait_timeout,
+            log_shipping,
         });
         Ok(Self {
             config,
@@ -210,7 +239,10 @@ impl Application {
         let _ = probe.await;
         state.pool.close();
         logger.info("itemsd stopped").emit();
-        logger.flush(FLUSH_TIMEOUT);
+        // The flush blocks on a condition variable: keep it off the runtime's workers, which
+        // the shipper needs to send.
+        let flushing = logger.clone();
+        let _ = tokio::task::spawn_blocking(move || flushing.flush(FLUSH_TIMEOUT)).await;
     }
 }
 

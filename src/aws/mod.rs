@@ -1,7 +1,9 @@
 //! The duties the CloudWatch agent and the user-data script used to do, one folder per AWS
-//! service: instance identity from IMDSv2 ([`imds`]) and database credentials from Secrets
-//! Manager ([`secrets`]). Nothing here knows about HTTP.
+//! service: instance identity from IMDSv2 ([`imds`]), database credentials from Secrets
+//! Manager ([`secrets`]), log shipping to CloudWatch Logs ([`cloudwatch_logs`]). Nothing here
+//! knows about HTTP.
 
+pub mod cloudwatch_logs;
 pub mod imds;
 pub mod resolve;
 pub mod secrets;

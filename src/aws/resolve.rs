@@ -17,7 +17,7 @@ pub const IMDS_BUDGET: Duration = Duration::from_millis(1500);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ResolveError {
-    #[error("invalid configuration: DB_SECRET_ARN is set but no region is known: set AWS_REGION")]
+    #[error("invalid configuration: an AWS duty (DB_SECRET_ARN, CLOUDWATCH_LOG_GROUP) is on but no region is known: set AWS_REGION")]
     NoRegion,
 }
 
@@ -29,22 +29,28 @@ pub struct Resolved {
     pub credentials: Arc<dyn CredentialSource>,
     /// The same source when it is Secrets Manager, for the refresh schedule.
     pub secrets: Option<Arc<SecretCredentials>>,
+    /// The SDK configuration, when any duty needs the AWS API.
+    pub sdk: Option<aws_config::SdkConfig>,
 }
 
 /// Asks IMDS who this is (bounded), then reads the database secret when one is configured.
 pub async fn resolve(config: &Config, logger: &Logger) -> Result<Resolved, ResolveError> {
     let (metadata, found) = discover(&config.aws.imds, logger).await;
     let app = AppInfo::resolve(&config.app, config.aws.region.as_deref(), &found);
+    let sdk = match (&app.region, config.aws.needs_api()) {
+        (Some(region), true) => Some(super::sdk_config(region).await),
+        (None, true) => return Err(ResolveError::NoRegion),
+        (_, false) => None,
+    };
     let (credentials, secrets): (Arc<dyn CredentialSource>, _) = match &config.aws.db_secret_arn {
         None => (
             Arc::new(StaticCredentials(ConnectTarget::from_config(&config.db))),
             None,
         ),
         Some(arn) => {
-            let region = app.region.as_deref().ok_or(ResolveError::NoRegion)?;
-            let sdk = super::sdk_config(region).await;
+            let sdk = sdk.as_ref().ok_or(ResolveError::NoRegion)?;
             let source = SecretCredentials::load(
-                aws_sdk_secretsmanager::Client::new(&sdk),
+                aws_sdk_secretsmanager::Client::new(sdk),
                 arn.clone(),
                 config.db.name.clone(),
                 logger.clone(),
@@ -58,6 +64,7 @@ pub async fn resolve(config: &Config, logger: &Logger) -> Result<Resolved, Resol
         metadata,
         credentials,
         secrets,
+        sdk,
     })
 }
 

@@ -88,6 +88,60 @@ pub fn render(state: &State) -> String {
         f64::from(health.schema_version()),
     );
 
+    if let Some(stats) = &state.log_shipping {
+        let c = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
+        counter(
+            &mut out,
+            "cloudwatch_logs_events_shipped_total",
+            "Log events accepted by CloudWatch Logs.",
+            c(&stats.shipped),
+        );
+        counter(
+            &mut out,
+            "cloudwatch_logs_events_dropped_total",
+            "Log events dropped because the buffer was full (oldest first).",
+            c(&stats.dropped),
+        );
+        counter(
+            &mut out,
+            "cloudwatch_logs_events_rejected_total",
+            "Log events CloudWatch Logs would not take (too old, too new, refused batch).",
+            c(&stats.rejected),
+        );
+        counter(
+            &mut out,
+            "cloudwatch_logs_events_truncated_total",
+            "Log events truncated to the 256 KiB event limit.",
+            c(&stats.truncated),
+        );
+        counter(
+            &mut out,
+            "cloudwatch_logs_retries_total",
+            "PutLogEvents calls retried.",
+            c(&stats.retries),
+        );
+        counter(
+            &mut out,
+            "cloudwatch_logs_batches_total",
+            "PutLogEvents calls accepted.",
+            c(&stats.batches),
+        );
+        gauge(
+            &mut out,
+            "cloudwatch_logs_buffered_bytes",
+            "Log bytes waiting to be shipped.",
+            c(&stats.buffered_bytes) as f64,
+        );
+        if let Some(age) = stats.last_error_age() {
+            gauge(
+                &mut out,
+                "cloudwatch_logs_last_error_age_seconds",
+                "Seconds since the last failed PutLogEvents call.",
+                age,
+            );
+        }
+    }
+
     let p = process::read();
     gauge(
         &mut out,

@@ -16,6 +16,7 @@ use std::time::Duration;
 use http::HeaderValue;
 use tokio::sync::Semaphore;
 
+use crate::aws::cloudwatch_logs::ShipperStats;
 use crate::db::{DbError, Pool};
 use crate::health::Health;
 use crate::identity::AppInfo;
@@ -39,6 +40,8 @@ pub struct State {
     pub db_deadline: Duration,
     /// `X-Instance-ID`, encoded once.
     pub instance_header: HeaderValue,
+    /// The CloudWatch Logs shipper's counters, when shipping is on.
+    pub log_shipping: Option<Arc<ShipperStats>>,
 }
 
 impl State {

@@ -8,7 +8,7 @@
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::Duration;
 
 /// Bytes of log lines the stdout sink holds before it drops new ones: enough for tens of
@@ -58,11 +58,23 @@ pub trait LogSink: Send + Sync + 'static {
 pub struct Logger {
     level: Level,
     sink: Arc<dyn LogSink>,
+    /// A second sink attached once start-up knows where to ship logs (CloudWatch Logs needs
+    /// the instance id first); shared by every clone, so handles made earlier ship too.
+    extra: Arc<OnceLock<Arc<dyn LogSink>>>,
 }
 
 impl Logger {
     pub fn new(level: Level, sink: Arc<dyn LogSink>) -> Self {
-        Self { level, sink }
+        Self {
+            level,
+            sink,
+            extra: Arc::new(OnceLock::new()),
+        }
+    }
+
+    /// Sends every later line to `sink` as well. Only the first attachment takes effect.
+    pub fn attach(&self, sink: Arc<dyn LogSink>) {
+        let _ = self.extra.set(sink);
     }
 
     /// A logger writing to stdout through a background thread.
@@ -108,9 +120,14 @@ impl Logger {
         self.record(Level::Error, msg)
     }
 
-    /// Waits (bounded) until every line logged so far has been written out.
+    /// Waits (bounded) until every line logged so far has been written out (shipped first,
+    /// then stdout, so the shipper's last words reach stdout too).
     pub fn flush(&self, deadline: Duration) {
-        self.sink.flush(deadline);
+        let started = std::time::Instant::now();
+        if let Some(extra) = self.extra.get() {
+            extra.flush(deadline);
+        }
+        self.sink.flush(deadline.saturating_sub(started.elapsed()));
     }
 }
 
@@ -142,6 +159,9 @@ impl Record<'_> {
         if let Some(mut line) = self.line {
             line.push('}');
             self.logger.sink.write_line(&line);
+            if let Some(extra) = self.logger.extra.get() {
+                extra.write_line(&line);
+            }
         }
     }
 }

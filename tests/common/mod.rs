@@ -7,3 +7,4 @@ pub mod imds;
 pub mod moto;
 pub mod pg;
 pub mod process;
+pub mod strict_logs;

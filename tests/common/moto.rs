@@ -103,6 +103,50 @@ impl Moto {
     }
 }
 
+impl Moto {
+    /// Reads back the messages of a log stream with the AWS CLI, oldest first.
+    pub fn log_messages(&self, group: &str, stream: &str) -> Vec<String> {
+        let aws = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/.venv/bin/aws"));
+        assert!(
+            aws.is_file(),
+            "AWS CLI not found: run scripts/install-python-tools.sh"
+        );
+        let out = Command::new(aws)
+            .args([
+                "logs",
+                "filter-log-events",
+                "--endpoint-url",
+                &self.endpoint(),
+                "--region",
+                REGION,
+                "--log-group-name",
+                group,
+                "--log-stream-names",
+                stream,
+                "--output",
+                "json",
+            ])
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .output()
+            .expect("aws runs");
+        if !out.status.success() {
+            // The group or stream does not exist yet.
+            return Vec::new();
+        }
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("CLI JSON");
+        v["events"]
+            .as_array()
+            .map(|events| {
+                events
+                    .iter()
+                    .filter_map(|e| e["message"].as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
 impl Drop for Moto {
     fn drop(&mut self) {
         let _ = self.child.kill();

@@ -1,0 +1,364 @@
+//! The background shipper: a bounded in-memory buffer that the request path appends to without
+//! waiting, and a task that drains it into PutLogEvents calls.
+//!
+//! When the buffer is full the oldest events are dropped and counted; the count is reported in
+//! a log line that is itself shipped once CloudWatch accepts again. Nothing is lost while
+//! CloudWatch is merely slow or briefly down and the buffer holds.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use aws_sdk_cloudwatchlogs::types::InputLogEvent;
+use aws_sdk_cloudwatchlogs::Client;
+use tokio::sync::Notify;
+
+use super::batch::{self, Event};
+use super::retry::{self, Action};
+use crate::telemetry::log::{LogSink, Logger};
+
+/// Ship early, without waiting for the flush interval, once this much is buffered: a full
+/// batch is ready and waiting longer only adds latency to the logs.
+const SHIP_NOW_BYTES: usize = batch::MAX_BATCH_BYTES / 2;
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// The shipper's own counters, for `/metrics` and CloudWatch.
+#[derive(Default)]
+pub struct ShipperStats {
+    pub shipped: AtomicU64,
+    /// Dropped because the buffer was full (the oldest went).
+    pub dropped: AtomicU64,
+    /// Dropped because CloudWatch would reject them (too old, too new) or refused a batch.
+    pub rejected: AtomicU64,
+    pub truncated: AtomicU64,
+    pub retries: AtomicU64,
+    pub batches: AtomicU64,
+    pub buffered_bytes: AtomicU64,
+    /// Unix milliseconds of the last failed call, 0 if none.
+    pub last_error_ms: AtomicI64,
+}
+
+impl ShipperStats {
+    /// Seconds since the last failed call, if there was one.
+    pub fn last_error_age(&self) -> Option<f64> {
+        match self.last_error_ms.load(Ordering::Relaxed) {
+            0 => None,
+            t => Some((now_ms() - t).max(0) as f64 / 1000.0),
+        }
+    }
+}
+
+struct Buffer {
+    events: VecDeque<Event>,
+    bytes: usize,
+    /// Timestamp of the newest event: new events never go back in time, so every batch is in
+    /// chronological order even if the clock steps back.
+    last_ms: i64,
+    /// Drops not yet reported in a log line.
+    unreported_drops: u64,
+    /// A batch taken out of the buffer and not yet accepted.
+    in_flight: bool,
+    /// Set by `flush`: ship everything now.
+    flush_requested: bool,
+}
+
+struct Shared {
+    buffer: Mutex<Buffer>,
+    /// Wakes flushers when the buffer empties.
+    drained: Condvar,
+    /// Wakes the task when there is reason to ship early.
+    wake: Notify,
+    capacity: usize,
+    stats: Arc<ShipperStats>,
+}
+
+/// Where the events go, fixed for the process's life.
+#[derive(Clone, Debug)]
+pub struct Destination {
+    pub group: String,
+    pub stream: String,
+}
+
+/// The [`LogSink`] half, handed to the logger.
+pub struct CloudWatchLogsSink {
+    shared: Arc<Shared>,
+}
+
+impl LogSink for CloudWatchLogsSink {
+    fn write_line(&self, line: &str) {
+        let (event, truncated) = Event::new(0, line.to_owned());
+        let shared = &self.shared;
+        let Ok(mut buf) = shared.buffer.lock() else {
+            return;
+        };
+        let event = Event {
+            timestamp_ms: now_ms().max(buf.last_ms),
+            ..event
+        };
+        buf.last_ms = event.timestamp_ms;
+        let size = event.size();
+        while buf.bytes + size > shared.capacity {
+            let Some(old) = buf.events.pop_front() else {
+                break;
+            };
+            buf.bytes -= old.size();
+            buf.unreported_drops += 1;
+            shared.stats.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+        if size > shared.capacity {
+            buf.unreported_drops += 1;
+            shared.stats.dropped.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        if truncated {
+            shared.stats.truncated.fetch_add(1, Ordering::Relaxed);
+        }
+        buf.bytes += size;
+        buf.events.push_back(event);
+        shared
+            .stats
+            .buffered_bytes
+            .store(buf.bytes as u64, Ordering::Relaxed);
+        let ship_now = buf.bytes >= SHIP_NOW_BYTES || buf.events.len() >= batch::MAX_BATCH_EVENTS;
+        drop(buf);
+        if ship_now {
+            shared.wake.notify_one();
+        }
+    }
+
+    fn flush(&self, deadline: Duration) {
+        let shared = &self.shared;
+        if let Ok(mut buf) = shared.buffer.lock() {
+            buf.flush_requested = true;
+        }
+        shared.wake.notify_one();
+        let Ok(buf) = shared.buffer.lock() else {
+            return;
+        };
+        let _ = shared
+            .drained
+            .wait_timeout_while(buf, deadline, |b| !b.events.is_empty() || b.in_flight);
+    }
+}
+
+/// Starts the shipper on the current runtime; returns the sink for the logger and the stats.
+pub fn start(
+    client: Client,
+    destination: Destination,
+    capacity: usize,
+    flush_interval: Duration,
+    logger: Logger,
+) -> (Arc<CloudWatchLogsSink>, Arc<ShipperStats>) {
+    let stats = Arc::new(ShipperStats::default());
+    let shared = Arc::new(Shared {
+        buffer: Mutex::new(Buffer {
+            events: VecDeque::new(),
+            bytes: 0,
+            last_ms: 0,
+            unreported_drops: 0,
+            in_flight: false,
+            flush_requested: false,
+        }),
+        drained: Condvar::new(),
+        wake: Notify::new(),
+        capacity,
+        stats: Arc::clone(&stats),
+    });
+    let shipper = Shipper {
+        client,
+        destination,
+        shared: Arc::clone(&shared),
+        logger,
+    };
+    tokio::spawn(shipper.run(flush_interval));
+    (Arc::new(CloudWatchLogsSink { shared }), stats)
+}
+
+struct Shipper {
+    client: Client,
+    destination: Destination,
+    shared: Arc<Shared>,
+    logger: Logger,
+}
+
+impl Shipper {
+    async fn run(self, flush_interval: Duration) {
+        self.ensure_destination().await;
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep(flush_interval) => {}
+                () = self.shared.wake.notified() => {}
+            }
+            self.ship_all().await;
+        }
+    }
+
+    /// Ships until the buffer is empty.
+    async fn ship_all(&self) {
+        loop {
+            let (batch, drops) = {
+                let Ok(mut buf) = self.shared.buffer.lock() else {
+                    return;
+                };
+                let batch = batch::take(&mut buf.events, now_ms());
+                buf.bytes -= batch.bytes();
+                self.shared
+                    .stats
+                    .buffered_bytes
+                    .store(buf.bytes as u64, Ordering::Relaxed);
+                buf.in_flight = !batch.events.is_empty();
+                if !buf.in_flight {
+                    buf.flush_requested = false;
+                    self.shared.drained.notify_all();
+                }
+                (batch, std::mem::take(&mut buf.unreported_drops))
+            };
+            let rejected = batch.too_old + batch.too_new;
+            self.shared
+                .stats
+                .rejected
+                .fetch_add(rejected, Ordering::Relaxed);
+            if batch.events.is_empty() {
+                self.report_drops(drops);
+                return;
+            }
+            self.send(batch.events).await;
+            // Reported after a success, so the line has a chance of being shipped itself.
+            self.report_drops(drops);
+            if let Ok(mut buf) = self.shared.buffer.lock() {
+                buf.in_flight = false;
+                if buf.events.is_empty() {
+                    self.shared.drained.notify_all();
+                }
+            }
+        }
+    }
+
+    fn report_drops(&self, drops: u64) {
+        if drops > 0 {
+            self.logger
+                .warn("log events dropped: the CloudWatch Logs buffer was full")
+                .field("dropped", drops)
+                .field(
+                    "dropped_total",
+                    self.shared.stats.dropped.load(Ordering::Relaxed),
+                )
+                .emit();
+        }
+    }
+
+    /// Sends one batch until it is accepted or known to be refused for good.
+    async fn send(&self, events: Vec<Event>) {
+        let count = events.len() as u64;
+        let input: Vec<InputLogEvent> = events
+            .into_iter()
+            .filter_map(|e| {
+                InputLogEvent::builder()
+                    .timestamp(e.timestamp_ms)
+                    .message(e.message)
+                    .build()
+                    .ok()
+            })
+            .collect();
+        let mut attempt = 0;
+        loop {
+            let result = self
+                .client
+                .put_log_events()
+                .log_group_name(&self.destination.group)
+                .log_stream_name(&self.destination.stream)
+                .set_log_events(Some(input.clone()))
+                .send()
+                .await;
+            let err = match result {
+                Ok(_) => {
+                    self.shared
+                        .stats
+                        .shipped
+                        .fetch_add(count, Ordering::Relaxed);
+                    self.shared.stats.batches.fetch_add(1, Ordering::Relaxed);
+                    return;
+                }
+                Err(err) => err,
+            };
+            self.shared
+                .stats
+                .last_error_ms
+                .store(now_ms(), Ordering::Relaxed);
+            let action = retry::classify(&err);
+            if attempt == 0 || action != Action::Retry {
+                // Stdout only would be better here, but the line also waits in the buffer and
+                // tells CloudWatch, later, that it was away.
+                self.logger
+                    .warn("PutLogEvents failed")
+                    .field("action", format!("{action:?}"))
+                    .field("attempt", attempt + 1)
+                    .error_chain(&err)
+                    .emit();
+            }
+            match action {
+                Action::Drop => {
+                    self.shared
+                        .stats
+                        .rejected
+                        .fetch_add(count, Ordering::Relaxed);
+                    return;
+                }
+                Action::Recreate => self.ensure_destination().await,
+                Action::Retry => {
+                    self.shared.stats.retries.fetch_add(1, Ordering::Relaxed);
+                    tokio::time::sleep(retry::backoff(attempt)).await;
+                }
+            }
+            attempt += 1;
+        }
+    }
+
+    /// Creates the group and the stream unless they exist.
+    async fn ensure_destination(&self) {
+        let group = self
+            .client
+            .create_log_group()
+            .log_group_name(&self.destination.group)
+            .send()
+            .await;
+        if let Err(e) = group {
+            if !e
+                .as_service_error()
+                .is_some_and(|s| s.is_resource_already_exists_exception())
+            {
+                self.logger
+                    .warn("could not create the log group")
+                    .field("group", self.destination.group.as_str())
+                    .error_chain(&e)
+                    .emit();
+            }
+        }
+        let stream = self
+            .client
+            .create_log_stream()
+            .log_group_name(&self.destination.group)
+            .log_stream_name(&self.destination.stream)
+            .send()
+            .await;
+        if let Err(e) = stream {
+            if !e
+                .as_service_error()
+                .is_some_and(|s| s.is_resource_already_exists_exception())
+            {
+                self.logger
+                    .warn("could not create the log stream")
+                    .field("stream", self.destination.stream.as_str())
+                    .error_chain(&e)
+                    .emit();
+            }
+        }
+    }
+}

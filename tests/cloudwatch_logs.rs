@@ -1,0 +1,206 @@
+//! Log shipping to CloudWatch Logs, through a proxy that enforces the real PutLogEvents limits
+//! in front of moto's server; what arrived is read back with the AWS CLI.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::client::Client;
+use common::moto::Moto;
+use common::pg;
+use common::process::{db_env, itemsd, Process};
+use common::strict_logs::StrictLogs;
+
+const GROUP: &str = "/itemsd/test";
+const STREAM: &str = "i-logs";
+
+struct Setup {
+    moto: Moto,
+    proxy: StrictLogs,
+    proc: Process,
+    client: Client,
+}
+
+async fn start(extra: &[(&'static str, &str)]) -> Setup {
+    let cluster = pg::shared();
+    let db = cluster.fresh_database().await;
+    let moto = Moto::start();
+    let proxy = StrictLogs::start(moto.addr).await;
+    let mut env = db_env(cluster, &db);
+    env.extend(moto.env());
+    env.extend([
+        ("AWS_ENDPOINT_URL", proxy.endpoint()),
+        ("APPLICATION_PORT", "0".to_owned()),
+        ("BIND_ADDRESS", "127.0.0.1".to_owned()),
+        ("SHUTDOWN_DELAY_SECONDS", "0".to_owned()),
+        ("INSTANCE_ID", STREAM.to_owned()),
+        ("CLOUDWATCH_LOG_GROUP", GROUP.to_owned()),
+        ("CLOUDWATCH_LOG_FLUSH_MS", "200".to_owned()),
+    ]);
+    for (k, v) in extra {
+        env.retain(|(name, _)| name != k);
+        env.push((k, (*v).to_owned()));
+    }
+    let mut proc = Process::spawn(itemsd(&env));
+    let client = Client::new(proc.addr());
+    Setup {
+        moto,
+        proxy,
+        proc,
+        client,
+    }
+}
+
+/// The request ids of shipped access-log lines, in the order CloudWatch holds them.
+fn shipped_ids(moto: &Moto, prefix: &str) -> Vec<String> {
+    moto.log_messages(GROUP, STREAM)
+        .iter()
+        .filter_map(|m| serde_json::from_str::<serde_json::Value>(m).ok())
+        .filter_map(|v| v["request_id"].as_str().map(str::to_owned))
+        .filter(|id| id.starts_with(prefix))
+        .collect()
+}
+
+async fn wait_for_ids(moto: &Moto, prefix: &str, n: usize, within: Duration) -> Vec<String> {
+    let deadline = Instant::now() + within;
+    loop {
+        let ids = shipped_ids(moto, prefix);
+        if ids.len() >= n {
+            return ids;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} of {n} events with {prefix} arrived within {within:?}",
+            ids.len()
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+async fn requests(client: &Client, prefix: &str, n: usize, path_len: usize) {
+    let path = format!("/{}", "p".repeat(path_len));
+    for i in 0..n {
+        let id = format!("{prefix}{i:05}");
+        client
+            .send("GET", &path, &[("x-request-id", &id)], b"")
+            .await;
+    }
+}
+
+// Multi-threaded, like every test here: the proxy runs on the test's runtime and must keep
+// serving while the test blocks on the child process.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_request_is_shipped_in_order_in_valid_batches() {
+    let s = start(&[]).await;
+    // 400 lines of about 3.3 KB: more than one call's 1 MiB, so the shipper must split.
+    requests(&s.client, "burst-", 400, 3000).await;
+    let ids = wait_for_ids(&s.moto, "burst-", 400, Duration::from_secs(30)).await;
+    let expected: Vec<String> = (0..400).map(|i| format!("burst-{i:05}")).collect();
+    assert_eq!(ids, expected, "all of them, once each, in order");
+    let record = s.proxy.record.lock().expect("record");
+    assert!(record.violations.is_empty(), "{:?}", record.violations);
+    assert!(
+        record.batches.iter().any(|(_, bytes)| *bytes > 512 * 1024),
+        "large batches were sent: {:?}",
+        record.batches
+    );
+}
+
+// Multi-threaded, like every test here: the proxy runs on the test's runtime and must keep
+// serving while the test blocks on the child process.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outage_loses_nothing_that_fits_the_buffer() {
+    let s = start(&[]).await;
+    requests(&s.client, "before-", 5, 10).await;
+    wait_for_ids(&s.moto, "before-", 5, Duration::from_secs(20)).await;
+    s.proxy.set_down(true);
+    let outage = Instant::now();
+    requests(&s.client, "during-", 50, 10).await;
+    // Requests are served at full speed meanwhile: the request path never waits on shipping.
+    assert!(outage.elapsed() < Duration::from_secs(10));
+    tokio::time::sleep(Duration::from_secs(20).saturating_sub(outage.elapsed())).await;
+    s.proxy.set_down(false);
+    let ids = wait_for_ids(&s.moto, "during-", 50, Duration::from_secs(40)).await;
+    assert_eq!(ids.len(), 50, "each once");
+    let metrics = s.client.get("/metrics").await.text();
+    let retries: f64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("cloudwatch_logs_retries_total "))
+        .and_then(|v| v.parse().ok())
+        .expect("retry counter");
+    assert!(retries > 0.0, "the outage was retried through");
+}
+
+// Multi-threaded, like every test here: the proxy runs on the test's runtime and must keep
+// serving while the test blocks on the child process.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_buffer_drops_the_oldest_and_reports_the_exact_count() {
+    let mut s = start(&[("CLOUDWATCH_LOG_BUFFER_BYTES", "8192")]).await;
+    requests(&s.client, "warm-", 1, 10).await;
+    wait_for_ids(&s.moto, "warm-", 1, Duration::from_secs(20)).await;
+    s.proxy.set_down(true);
+    // Wait until a batch is stuck retrying: it is held outside the buffer and will be shipped,
+    // so the flood that follows meets a buffer with nothing of its own in flight.
+    requests(&s.client, "marker-", 1, 10).await;
+    s.proc
+        .wait_for_log("PutLogEvents failed", Duration::from_secs(20));
+    requests(&s.client, "flood-", 200, 10).await;
+    s.proxy.set_down(false);
+    let report = s.proc.wait_for_log(
+        "log events dropped: the CloudWatch Logs buffer was full",
+        Duration::from_secs(40),
+    );
+    let dropped_total = report["dropped_total"].as_u64().expect("dropped_total");
+    assert!(dropped_total > 0);
+    // The newest survive: the last flood request arrives, the first does not.
+    let ids = wait_for_ids(&s.moto, "flood-00199", 1, Duration::from_secs(30)).await;
+    assert_eq!(ids, ["flood-00199"]);
+    assert!(
+        shipped_ids(&s.moto, "flood-00000").is_empty(),
+        "the oldest went first"
+    );
+    // Every line written before the report was either shipped or counted as dropped.
+    let messages = s.moto.log_messages(GROUP, STREAM);
+    let report_ts = report["timestamp"].as_str().expect("timestamp").to_owned();
+    let reported_at = messages
+        .iter()
+        .position(|m| m.contains("log events dropped"))
+        .expect("the drop report itself was shipped");
+    // Lines from the first one the sink saw (start-up lines before it are stdout only).
+    let stdout = s.proc.output();
+    let first_shipped = stdout
+        .lines()
+        .position(|l| l.contains("shipping logs to CloudWatch Logs"))
+        .expect("the first shipped line");
+    let written_before = stdout
+        .lines()
+        .position(|l| l.contains("log events dropped"))
+        .expect("report on stdout")
+        - first_shipped;
+    let shipped_before = reported_at;
+    assert_eq!(
+        written_before as u64,
+        shipped_before as u64 + dropped_total,
+        "lines before the report ({written_before}) = shipped ({shipped_before}) + dropped ({dropped_total}); report at {report_ts}"
+    );
+}
+
+// Multi-threaded, like every test here: the proxy runs on the test's runtime and must keep
+// serving while the test blocks on the child process.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_flushes_the_buffer_before_exit() {
+    // A long flush interval: only the shutdown flush can ship these.
+    let mut s = start(&[("CLOUDWATCH_LOG_FLUSH_MS", "60000")]).await;
+    requests(&s.client, "last-", 20, 10).await;
+    s.proc.signal(libc::SIGTERM);
+    assert_eq!(s.proc.wait_exit(Duration::from_secs(20)), 0);
+    let ids = shipped_ids(&s.moto, "last-");
+    assert_eq!(ids.len(), 20, "all buffered lines shipped before exit");
+    assert!(
+        s.moto
+            .log_messages(GROUP, STREAM)
+            .iter()
+            .any(|m| m.contains("itemsd stopped")),
+        "even the last line"
+    );
+}
