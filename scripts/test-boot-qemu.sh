@@ -52,6 +52,8 @@ if ((${#missing[@]} > 0)); then
 fi
 # shellcheck source=scripts/lib/postgres.sh
 source scripts/lib/postgres.sh
+# shellcheck source=scripts/lib/provision.sh
+source scripts/lib/provision.sh
 find_pg_bindir >/dev/null || die "PostgreSQL server binaries not found: run scripts/install-deps.sh"
 
 free_port() {
@@ -106,17 +108,9 @@ trap 'exit 130' INT TERM
 cp -a "$base" "$rootfs"
 
 # --- provision with the AMI's scripts, exactly as scripts/test-boot.sh does --------------------
-staging=/tmp/itemsd-staging
-mkdir -p "$rootfs$staging"
-install -m 0755 "$ITEMSD_BINARY" "$rootfs$staging/itemsd"
-install -m 0644 systemd/itemsd.service systemd/itemsd.env "$rootfs$staging/"
+provision_rootfs "$rootfs" "$ITEMSD_BINARY"
 version=$("$ITEMSD_BINARY" --version | cut -d' ' -f2)
-in_chroot() {
-    chroot "$rootfs" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin "$@"
-}
-in_chroot ITEMSD_STAGING=$staging ITEMSD_VERSION="$version" /bin/bash -s <ami/scripts/install-itemsd.sh
-in_chroot /bin/bash -s <ami/scripts/cleanup-image.sh
-in_chroot ITEMSD_VERSION="$version" /bin/bash -s <ami/scripts/validate-image.sh
+in_chroot "$rootfs" ITEMSD_VERSION="$version" /bin/bash -s <ami/scripts/validate-image.sh
 
 # --- what EC2 would provide: a network and the user data's settings ----------------------------
 pg_port=$(free_port)
@@ -135,7 +129,7 @@ Name=en* eth*
 Address=10.0.2.15/24
 Gateway=10.0.2.2
 NETWORK
-in_chroot systemctl enable systemd-networkd.service systemd-networkd-wait-online.service >/dev/null 2>&1
+in_chroot "$rootfs" systemctl enable systemd-networkd.service systemd-networkd-wait-online.service >/dev/null 2>&1
 echo itemsd-qemu >"$rootfs/etc/hostname"
 printf '/dev/vda / ext4 rw,errors=remount-ro 0 1\n' >"$rootfs/etc/fstab"
 
@@ -201,9 +195,9 @@ ExecStart=/usr/local/sbin/boot-check
 [Install]
 WantedBy=multi-user.target
 UNIT
-in_chroot systemctl enable boot-check.service >/dev/null 2>&1
+in_chroot "$rootfs" systemctl enable boot-check.service >/dev/null 2>&1
 # No login prompt on the console the checks report on.
-in_chroot systemctl mask serial-getty@ttyS0.service >/dev/null 2>&1
+in_chroot "$rootfs" systemctl mask serial-getty@ttyS0.service >/dev/null 2>&1
 
 # --- disk image and boot ---------------------------------------------------------------------
 kernel=$(readlink -f "$rootfs/vmlinuz")

@@ -54,6 +54,8 @@ if ((${#missing[@]} > 0)); then
 fi
 # shellcheck source=scripts/lib/postgres.sh
 source scripts/lib/postgres.sh
+# shellcheck source=scripts/lib/provision.sh
+source scripts/lib/provision.sh
 find_pg_bindir >/dev/null || die "PostgreSQL server binaries not found: run scripts/install-deps.sh"
 
 passed=0
@@ -139,20 +141,10 @@ log "copying the base into $rootfs"
 cp -a "$base" "$rootfs"
 
 # --- provision with the AMI's scripts ---------------------------------------------------------
-# Staged as Packer stages them (file provisioners), then the scripts are fed on stdin to bash
-# in the chroot, as Packer's shell provisioner runs them on the build instance.
-staging=/tmp/itemsd-staging
-mkdir -p "$rootfs$staging"
-install -m 0755 "$ITEMSD_BINARY" "$rootfs$staging/itemsd"
-install -m 0644 systemd/itemsd.service systemd/itemsd.env "$rootfs$staging/"
+provision_rootfs "$rootfs" "$ITEMSD_BINARY"
 version=$("$ITEMSD_BINARY" --version | cut -d' ' -f2)
-in_chroot() {
-    chroot "$rootfs" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin "$@"
-}
-in_chroot ITEMSD_STAGING=$staging ITEMSD_VERSION="$version" /bin/bash -s <ami/scripts/install-itemsd.sh
-in_chroot /bin/bash -s <ami/scripts/cleanup-image.sh
 check "validate-image.sh passes in the provisioned root filesystem" \
-    in_chroot ITEMSD_VERSION="$version" /bin/bash -s <ami/scripts/validate-image.sh
+    in_chroot "$rootfs" ITEMSD_VERSION="$version" /bin/bash -s <ami/scripts/validate-image.sh
 
 # --- what the user data would write: settings pointing at a PostgreSQL on the host ------------
 pg_port=$(free_port)
