@@ -114,6 +114,14 @@ pub struct AwsConfig {
     pub secret_refresh: Duration,
     /// Log shipping, on when `CLOUDWATCH_LOG_GROUP` is set.
     pub logs: Option<LogsConfig>,
+    /// Metric publishing, on when `CLOUDWATCH_NAMESPACE` is set.
+    pub metrics: Option<MetricsConfig>,
+}
+
+#[derive(Clone, Debug)]
+pub struct MetricsConfig {
+    pub namespace: String,
+    pub interval: Duration,
 }
 
 #[derive(Clone, Debug)]
@@ -138,7 +146,7 @@ pub struct ImdsConfig {
 impl AwsConfig {
     /// Whether any duty needs AWS API credentials and a region.
     pub fn needs_api(&self) -> bool {
-        self.db_secret_arn.is_some() || self.logs.is_some()
+        self.db_secret_arn.is_some() || self.logs.is_some() || self.metrics.is_some()
     }
 }
 
@@ -264,6 +272,17 @@ impl Config {
                         flush_interval: env.millis("CLOUDWATCH_LOG_FLUSH_MS", 5000, 10..=60_000)?,
                     }),
                 },
+                metrics: match env.get("CLOUDWATCH_NAMESPACE") {
+                    None => None,
+                    Some(namespace) => Some(MetricsConfig {
+                        namespace,
+                        interval: env.seconds(
+                            "CLOUDWATCH_METRICS_INTERVAL_SECONDS",
+                            60,
+                            1..=3600,
+                        )?,
+                    }),
+                },
             },
             shutdown: ShutdownConfig {
                 delay: env.seconds("SHUTDOWN_DELAY_SECONDS", 25, 0..=600)?,
@@ -300,6 +319,13 @@ impl Config {
                 shown(
                     &self.aws.logs.as_ref().map(|l| l.group.clone()),
                     "unset: stdout only",
+                ),
+            ),
+            (
+                "CLOUDWATCH_NAMESPACE",
+                shown(
+                    &self.aws.metrics.as_ref().map(|m| m.namespace.clone()),
+                    "unset: no metrics published",
                 ),
             ),
             ("DB_HOST", self.db.host.clone()),

@@ -6,6 +6,7 @@ use std::io::Write;
 use std::sync::Arc;
 
 use crate::aws::resolve::{resolve, Resolved};
+use crate::aws::{cloudwatch_logs, cloudwatch_metrics};
 use crate::config::Config;
 use crate::db::{self, DbError};
 use crate::telemetry::log::{cause_chain, Level, Logger, MemorySink};
@@ -93,6 +94,51 @@ pub async fn check(config: &Config, out: &mut impl Write) -> bool {
         ),
     );
     let mut ok = true;
+    if let (Some(logs), Some(sdk)) = (&config.aws.logs, &resolved.sdk) {
+        let destination = cloudwatch_logs::Destination {
+            group: logs.group.clone(),
+            stream: logs
+                .stream
+                .clone()
+                .unwrap_or_else(|| app.instance_id.clone()),
+        };
+        let client = aws_sdk_cloudwatchlogs::Client::new(sdk);
+        match cloudwatch_logs::test_call(&client, &destination).await {
+            Ok(()) => line(
+                out,
+                true,
+                "logs",
+                &format!(
+                    "PutLogEvents accepted by {}/{}",
+                    destination.group, destination.stream
+                ),
+            ),
+            Err(e) => {
+                line(out, false, "logs", &format!("{}: {e}", destination.group));
+                ok = false;
+            }
+        }
+    }
+    if let (Some(metrics), Some(sdk)) = (&config.aws.metrics, &resolved.sdk) {
+        let client = aws_sdk_cloudwatch::Client::new(sdk);
+        match cloudwatch_metrics::test_call(&client, &metrics.namespace, &app.instance_id).await {
+            Ok(()) => line(
+                out,
+                true,
+                "metrics",
+                &format!("PutMetricData accepted in namespace {}", metrics.namespace),
+            ),
+            Err(e) => {
+                line(
+                    out,
+                    false,
+                    "metrics",
+                    &format!("{}: {e}", metrics.namespace),
+                );
+                ok = false;
+            }
+        }
+    }
     if let Some(secrets) = &resolved.secrets {
         match secrets.read().await {
             Ok(t) => line(

@@ -19,7 +19,8 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 
-use crate::aws::cloudwatch_logs;
+use crate::aws::cloudwatch_logs::{self, ShipperStats};
+use crate::aws::cloudwatch_metrics::{AppReader, AppSnapshot, Publisher, PublisherStats, Who};
 use crate::aws::imds::Metadata;
 use crate::aws::resolve::{resolve, ResolveError, IMDS_BUDGET};
 use crate::aws::secrets::SecretCredentials;
@@ -74,6 +75,8 @@ pub struct Application {
     metadata: Option<Metadata>,
     /// Re-read on a schedule while serving (when credentials come from Secrets Manager).
     secrets: Option<Arc<SecretCredentials>>,
+    /// Started with the server, stopped (after publishing the last interval) at shutdown.
+    publisher: Option<Publisher>,
 }
 
 impl Application {
@@ -116,6 +119,7 @@ impl Application {
             .map_err(|source| StartupError::Bind { addr, source })?;
         let pool = db::pool::build(&config.db, resolved.credentials)?;
         let health = Arc::new(Health::new(config.health.require_db));
+        let metrics = Arc::new(HttpMetrics::new(ROUTE_LABELS));
 
         let first = health::probe_once(&pool, &health, &logger).await;
         if first == health::DbState::Up {
@@ -127,17 +131,35 @@ impl Application {
             }
         }
 
+        let publisher = match (&config.aws.metrics, &resolved.sdk) {
+            (Some(m), Some(sdk)) => Some(Publisher {
+                client: aws_sdk_cloudwatch::Client::new(sdk),
+                namespace: m.namespace.clone(),
+                interval: m.interval,
+                who: Who {
+                    instance_id: resolved.app.instance_id.clone(),
+                    autoscaling_group: resolved.app.autoscaling_group.clone(),
+                    image_id: resolved.app.ami_id.clone(),
+                    instance_type: resolved.app.instance_type.clone(),
+                },
+                read_app: app_reader(&pool, &metrics, &health, log_shipping.as_ref()),
+                logger: logger.clone(),
+                stats: Arc::new(PublisherStats::default()),
+            }),
+            _ => None,
+        };
         let state = Arc::new(State {
             instance_header: HeaderValue::from_str(&resolved.app.instance_id)?,
             app: resolved.app,
             pool,
             health,
-            metrics: Arc::new(HttpMetrics::new(ROUTE_LABELS)),
+            metrics,
             logger,
             limiter: Arc::new(Semaphore::new(config.http.max_concurrent_requests)),
             body_timeout: config.http.body_timeout,
             db_deadline: config.db.statement_timeout + config.db.pool_wait_timeout,
             log_shipping,
+            metric_publishing: publisher.as_ref().map(|p| Arc::clone(&p.stats)),
         });
         Ok(Self {
             config,
@@ -146,6 +168,7 @@ impl Application {
             state,
             metadata: resolved.metadata,
             secrets: resolved.secrets,
+            publisher,
         })
     }
 
@@ -162,6 +185,7 @@ impl Application {
             state,
             metadata,
             secrets,
+            publisher,
         } = self;
         let logger = state.logger.clone();
         let (stop_probe, probe_stopped) = watch::channel(false);
@@ -173,6 +197,7 @@ impl Application {
             config.db.pool_min,
             probe_stopped.clone(),
         ));
+        let publishing = publisher.map(|p| p.spawn(probe_stopped.clone()));
         if let Some(secrets) = &secrets {
             secrets.spawn_schedule(config.aws.secret_refresh, probe_stopped);
         }
@@ -237,6 +262,10 @@ impl Application {
 
         let _ = stop_probe.send(true);
         let _ = probe.await;
+        if let Some(publishing) = publishing {
+            // The last interval's figures (DESIGN §3 step 4), within the flush bound.
+            let _ = tokio::time::timeout(FLUSH_TIMEOUT, publishing).await;
+        }
         state.pool.close();
         logger.info("itemsd stopped").emit();
         // The flush blocks on a condition variable: keep it off the runtime's workers, which
@@ -265,4 +294,33 @@ async fn pre_stop_delay(
         }
         _ => configured,
     }
+}
+
+/// What the metric publisher reads from the process at each interval.
+fn app_reader(
+    pool: &db::Pool,
+    metrics: &Arc<HttpMetrics>,
+    health: &Arc<Health>,
+    logs: Option<&Arc<ShipperStats>>,
+) -> AppReader {
+    let (pool, metrics, health) = (pool.clone(), Arc::clone(metrics), Arc::clone(health));
+    let logs = logs.map(Arc::clone);
+    Arc::new(move || {
+        let status = pool.status();
+        let shipped = |f: fn(&ShipperStats) -> &std::sync::atomic::AtomicU64| {
+            logs.as_ref()
+                .map_or(0, |s| f(s).load(std::sync::atomic::Ordering::Relaxed))
+        };
+        AppSnapshot {
+            requests: metrics.status_classes(),
+            latency: metrics.latency_all(),
+            pool_in_use: status.size.saturating_sub(status.available),
+            pool_waiting: status.waiting,
+            probe_failures: health
+                .probe_failures
+                .load(std::sync::atomic::Ordering::Relaxed),
+            log_shipped: shipped(|s| &s.shipped),
+            log_dropped: shipped(|s| &s.dropped),
+        }
+    })
 }

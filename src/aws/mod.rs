@@ -4,6 +4,7 @@
 //! knows about HTTP.
 
 pub mod cloudwatch_logs;
+pub mod cloudwatch_metrics;
 pub mod imds;
 pub mod resolve;
 pub mod secrets;

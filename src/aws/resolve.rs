@@ -17,7 +17,7 @@ pub const IMDS_BUDGET: Duration = Duration::from_millis(1500);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ResolveError {
-    #[error("invalid configuration: an AWS duty (DB_SECRET_ARN, CLOUDWATCH_LOG_GROUP) is on but no region is known: set AWS_REGION")]
+    #[error("invalid configuration: an AWS duty (DB_SECRET_ARN, CLOUDWATCH_LOG_GROUP, CLOUDWATCH_NAMESPACE) is on but no region is known: set AWS_REGION")]
     NoRegion,
 }
 

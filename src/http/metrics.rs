@@ -142,6 +142,22 @@ pub fn render(state: &State) -> String {
         }
     }
 
+    if let Some(stats) = &state.metric_publishing {
+        let c = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
+        counter(
+            &mut out,
+            "cloudwatch_metrics_published_total",
+            "Metric data accepted by CloudWatch.",
+            c(&stats.published),
+        );
+        counter(
+            &mut out,
+            "cloudwatch_metrics_failed_calls_total",
+            "PutMetricData calls that failed.",
+            c(&stats.failed_calls),
+        );
+    }
+
     let p = process::read();
     gauge(
         &mut out,

@@ -17,6 +17,7 @@ use http::HeaderValue;
 use tokio::sync::Semaphore;
 
 use crate::aws::cloudwatch_logs::ShipperStats;
+use crate::aws::cloudwatch_metrics::PublisherStats;
 use crate::db::{DbError, Pool};
 use crate::health::Health;
 use crate::identity::AppInfo;
@@ -42,6 +43,8 @@ pub struct State {
     pub instance_header: HeaderValue,
     /// The CloudWatch Logs shipper's counters, when shipping is on.
     pub log_shipping: Option<Arc<ShipperStats>>,
+    /// The CloudWatch metric publisher's counters, when publishing is on.
+    pub metric_publishing: Option<Arc<PublisherStats>>,
 }
 
 impl State {

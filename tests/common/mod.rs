@@ -2,6 +2,7 @@
 #![allow(dead_code)] // each test binary uses its own part of the harness
 
 pub mod app;
+pub mod cbor_shim;
 pub mod client;
 pub mod imds;
 pub mod moto;

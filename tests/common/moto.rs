@@ -37,7 +37,11 @@ impl Moto {
         let child = Command::new(moto_server())
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(
+                std::fs::File::create(std::env::temp_dir().join(format!("moto-{port}.log")))
+                    .map(Stdio::from)
+                    .unwrap_or_else(|_| Stdio::null()),
+            )
             .spawn()
             .expect("moto_server starts");
         let addr: SocketAddr = ([127, 0, 0, 1], port).into();
@@ -104,25 +108,21 @@ impl Moto {
 }
 
 impl Moto {
-    /// Reads back the messages of a log stream with the AWS CLI, oldest first.
-    pub fn log_messages(&self, group: &str, stream: &str) -> Vec<String> {
+    /// Runs the AWS CLI from the project's venv against this emulator; `None` when it fails
+    /// (a log group that does not exist yet, say).
+    pub fn aws(&self, args: &[&str]) -> Option<serde_json::Value> {
         let aws = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/.venv/bin/aws"));
         assert!(
             aws.is_file(),
             "AWS CLI not found: run scripts/install-python-tools.sh"
         );
         let out = Command::new(aws)
+            .args(args)
             .args([
-                "logs",
-                "filter-log-events",
                 "--endpoint-url",
                 &self.endpoint(),
                 "--region",
                 REGION,
-                "--log-group-name",
-                group,
-                "--log-stream-names",
-                stream,
                 "--output",
                 "json",
             ])
@@ -131,10 +131,53 @@ impl Moto {
             .output()
             .expect("aws runs");
         if !out.status.success() {
-            // The group or stream does not exist yet.
-            return Vec::new();
+            eprintln!(
+                "aws {}: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+            return None;
         }
-        let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("CLI JSON");
+        serde_json::from_slice(&out.stdout).ok()
+    }
+
+    /// Runs `code` (Python, with `cw`, a boto3 CloudWatch client for this emulator, and `json`
+    /// in scope) and parses what it prints. boto3 speaks the query protocol moto understands
+    /// for CloudWatch; the AWS CLI's newer JSON protocol it does not.
+    pub fn boto3_cloudwatch(&self, code: &str) -> serde_json::Value {
+        let python = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/.venv/bin/python"));
+        assert!(
+            python.is_file(),
+            "venv Python not found: run scripts/install-python-tools.sh"
+        );
+        let script = format!(
+            "import boto3, json, os\ncw = boto3.client('cloudwatch', endpoint_url=os.environ['ENDPOINT'], region_name='{REGION}', aws_access_key_id='testing', aws_secret_access_key='testing')\n{code}"
+        );
+        let out = Command::new(python)
+            .args(["-c", &script])
+            .env("ENDPOINT", self.endpoint())
+            .output()
+            .expect("python runs");
+        assert!(
+            out.status.success(),
+            "boto3 script failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("the script prints JSON")
+    }
+
+    /// Reads back the messages of a log stream with the AWS CLI, oldest first.
+    pub fn log_messages(&self, group: &str, stream: &str) -> Vec<String> {
+        let Some(v) = self.aws(&[
+            "logs",
+            "filter-log-events",
+            "--log-group-name",
+            group,
+            "--log-stream-names",
+            stream,
+        ]) else {
+            return Vec::new();
+        };
         v["events"]
             .as_array()
             .map(|events| {

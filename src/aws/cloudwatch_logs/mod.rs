@@ -6,4 +6,4 @@ pub mod batch;
 pub mod retry;
 pub mod sink;
 
-pub use sink::{start, CloudWatchLogsSink, Destination, ShipperStats};
+pub use sink::{start, test_call, CloudWatchLogsSink, Destination, ShipperStats};

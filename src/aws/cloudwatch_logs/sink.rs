@@ -362,3 +362,53 @@ impl Shipper {
         }
     }
 }
+
+/// Creates the group and stream if needed and puts one event, for `itemsd check`.
+pub async fn test_call(client: &Client, destination: &Destination) -> Result<(), String> {
+    let context = |e: &dyn std::fmt::Display| e.to_string();
+    if let Err(e) = client
+        .create_log_group()
+        .log_group_name(&destination.group)
+        .send()
+        .await
+    {
+        if !e
+            .as_service_error()
+            .is_some_and(|s| s.is_resource_already_exists_exception())
+        {
+            return Err(context(
+                &aws_sdk_cloudwatchlogs::error::DisplayErrorContext(&e),
+            ));
+        }
+    }
+    if let Err(e) = client
+        .create_log_stream()
+        .log_group_name(&destination.group)
+        .log_stream_name(&destination.stream)
+        .send()
+        .await
+    {
+        if !e
+            .as_service_error()
+            .is_some_and(|s| s.is_resource_already_exists_exception())
+        {
+            return Err(context(
+                &aws_sdk_cloudwatchlogs::error::DisplayErrorContext(&e),
+            ));
+        }
+    }
+    let event = InputLogEvent::builder()
+        .timestamp(now_ms())
+        .message(r#"{"level":"INFO","msg":"itemsd check: test event"}"#)
+        .build()
+        .map_err(|e| e.to_string())?;
+    client
+        .put_log_events()
+        .log_group_name(&destination.group)
+        .log_stream_name(&destination.stream)
+        .log_events(event)
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| context(&aws_sdk_cloudwatchlogs::error::DisplayErrorContext(&e)))
+}
