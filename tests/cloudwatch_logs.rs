@@ -202,3 +202,32 @@ async fn sigterm_flushes_the_buffer_before_exit() {
         "even the last line"
     );
 }
+
+// Multi-threaded, like every test here: the proxy runs on the test's runtime and must keep
+// serving while the test blocks on the child process.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_deleted_mid_run_is_recreated() {
+    let mut s = start(&[]).await;
+    requests(&s.client, "first-", 3, 10).await;
+    wait_for_ids(&s.moto, "first-", 3, Duration::from_secs(20)).await;
+    assert!(
+        s.moto
+            .aws(&[
+                "logs",
+                "delete-log-stream",
+                "--log-group-name",
+                GROUP,
+                "--log-stream-name",
+                STREAM
+            ])
+            .is_some(),
+        "stream deleted"
+    );
+    requests(&s.client, "second-", 3, 10).await;
+    let line = s
+        .proc
+        .wait_for_log("PutLogEvents failed", Duration::from_secs(20));
+    assert_eq!(line["action"], "Recreate", "{line}");
+    let ids = wait_for_ids(&s.moto, "second-", 3, Duration::from_secs(20)).await;
+    assert_eq!(ids, ["second-00000", "second-00001", "second-00002"]);
+}

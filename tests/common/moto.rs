@@ -138,6 +138,9 @@ impl Moto {
             );
             return None;
         }
+        if out.stdout.iter().all(u8::is_ascii_whitespace) {
+            return Some(serde_json::Value::Null); // a command that prints nothing on success
+        }
         serde_json::from_slice(&out.stdout).ok()
     }
 
