@@ -204,7 +204,6 @@ kernel=$(readlink -f "$rootfs/vmlinuz")
 initrd=$(readlink -f "$rootfs/initrd.img")
 cp "$kernel" "$work/vmlinuz"
 cp "$initrd" "$work/initrd.img"
-rm -rf "${rootfs:?}$staging"
 mkfs.ext4 -q -F -L root -d "$rootfs" "$work/disk.img" 2G
 rm -rf "$rootfs"
 
