@@ -321,51 +321,22 @@ impl Shipper {
         }
     }
 
-    /// Creates the group and the stream unless they exist.
+    /// Creates the group and the stream unless they exist; a failure is logged and the next
+    /// PutLogEvents (or its ResourceNotFound) tries again.
     async fn ensure_destination(&self) {
-        let group = self
-            .client
-            .create_log_group()
-            .log_group_name(&self.destination.group)
-            .send()
-            .await;
-        if let Err(e) = group {
-            if !e
-                .as_service_error()
-                .is_some_and(|s| s.is_resource_already_exists_exception())
-            {
-                self.logger
-                    .warn("could not create the log group")
-                    .field("group", self.destination.group.as_str())
-                    .error_chain(&e)
-                    .emit();
-            }
-        }
-        let stream = self
-            .client
-            .create_log_stream()
-            .log_group_name(&self.destination.group)
-            .log_stream_name(&self.destination.stream)
-            .send()
-            .await;
-        if let Err(e) = stream {
-            if !e
-                .as_service_error()
-                .is_some_and(|s| s.is_resource_already_exists_exception())
-            {
-                self.logger
-                    .warn("could not create the log stream")
-                    .field("stream", self.destination.stream.as_str())
-                    .error_chain(&e)
-                    .emit();
-            }
+        if let Err(e) = create_destination(&self.client, &self.destination).await {
+            self.logger
+                .warn("could not create the log group or stream")
+                .field("group", self.destination.group.as_str())
+                .field("stream", self.destination.stream.as_str())
+                .field("error", e)
+                .emit();
         }
     }
 }
 
-/// Creates the group and stream if needed and puts one event, for `itemsd check`.
-pub async fn test_call(client: &Client, destination: &Destination) -> Result<(), String> {
-    let context = |e: &dyn std::fmt::Display| e.to_string();
+/// Creates the group, then the stream, each unless it exists already.
+async fn create_destination(client: &Client, destination: &Destination) -> Result<(), String> {
     if let Err(e) = client
         .create_log_group()
         .log_group_name(&destination.group)
@@ -376,7 +347,7 @@ pub async fn test_call(client: &Client, destination: &Destination) -> Result<(),
             .as_service_error()
             .is_some_and(|s| s.is_resource_already_exists_exception())
         {
-            return Err(context(
+            return Err(describe(
                 &aws_sdk_cloudwatchlogs::error::DisplayErrorContext(&e),
             ));
         }
@@ -392,11 +363,17 @@ pub async fn test_call(client: &Client, destination: &Destination) -> Result<(),
             .as_service_error()
             .is_some_and(|s| s.is_resource_already_exists_exception())
         {
-            return Err(context(
+            return Err(describe(
                 &aws_sdk_cloudwatchlogs::error::DisplayErrorContext(&e),
             ));
         }
     }
+    Ok(())
+}
+
+/// Creates the group and stream if needed and puts one event, for `itemsd check`.
+pub async fn test_call(client: &Client, destination: &Destination) -> Result<(), String> {
+    create_destination(client, destination).await?;
     let event = InputLogEvent::builder()
         .timestamp(now_ms())
         .message(r#"{"level":"INFO","msg":"itemsd check: test event"}"#)
@@ -410,5 +387,5 @@ pub async fn test_call(client: &Client, destination: &Destination) -> Result<(),
         .send()
         .await
         .map(|_| ())
-        .map_err(|e| context(&aws_sdk_cloudwatchlogs::error::DisplayErrorContext(&e)))
+        .map_err(|e| aws_sdk_cloudwatchlogs::error::DisplayErrorContext(&e).to_string())
 }
