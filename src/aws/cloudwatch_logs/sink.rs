@@ -347,9 +347,7 @@ async fn create_destination(client: &Client, destination: &Destination) -> Resul
             .as_service_error()
             .is_some_and(|s| s.is_resource_already_exists_exception())
         {
-            return Err(describe(
-                &aws_sdk_cloudwatchlogs::error::DisplayErrorContext(&e),
-            ));
+            return Err(aws_sdk_cloudwatchlogs::error::DisplayErrorContext(&e).to_string());
         }
     }
     if let Err(e) = client
@@ -363,9 +361,7 @@ async fn create_destination(client: &Client, destination: &Destination) -> Resul
             .as_service_error()
             .is_some_and(|s| s.is_resource_already_exists_exception())
         {
-            return Err(describe(
-                &aws_sdk_cloudwatchlogs::error::DisplayErrorContext(&e),
-            ));
+            return Err(aws_sdk_cloudwatchlogs::error::DisplayErrorContext(&e).to_string());
         }
     }
     Ok(())
