@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and testing itemsd needs on a fresh Debian machine, and nothing that is
-# already there: PostgreSQL server binaries (for throwaway clusters), shellcheck, the musl
-# target. Safe to run again. Installing packages needs root; without it, it says what is missing.
+# already there: PostgreSQL server binaries (for throwaway clusters), HAProxy (the load balancer
+# of the rolling-restart test), shellcheck, the musl target. Safe to run again. Installing
+# packages needs root; without it, it says what is missing.
 set -o errexit -o nounset -o pipefail
 
 cd "$(dirname "$0")/.."
@@ -12,6 +13,7 @@ missing_packages=()
 find_pg_bindir >/dev/null || missing_packages+=(postgresql)
 command -v psql >/dev/null || missing_packages+=(postgresql-client)
 command -v shellcheck >/dev/null || missing_packages+=(shellcheck)
+command -v haproxy >/dev/null || missing_packages+=(haproxy)
 command -v runuser >/dev/null || missing_packages+=(util-linux)
 
 if ((${#missing_packages[@]} > 0)); then

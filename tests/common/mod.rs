@@ -4,7 +4,9 @@
 pub mod app;
 pub mod cbor_shim;
 pub mod client;
+pub mod haproxy;
 pub mod imds;
+pub mod load;
 pub mod moto;
 pub mod pg;
 pub mod process;

@@ -99,6 +99,13 @@ impl Process {
         }
     }
 
+    /// Takes in the lines written so far without waiting for more.
+    pub fn read_available(&mut self) {
+        while let Ok(line) = self.lines.try_recv() {
+            self.seen.push(line);
+        }
+    }
+
     /// Everything read from stdout so far.
     pub fn output(&self) -> String {
         self.seen.join("\n")
