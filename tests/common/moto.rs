@@ -56,6 +56,14 @@ impl Moto {
         Self { child, addr }
     }
 
+    /// Sends `signal` to the emulator: SIGSTOP freezes it (connections hang, as to an endpoint
+    /// that stopped answering), SIGCONT thaws it with its state intact.
+    pub fn signal(&self, signal: i32) {
+        let pid = i32::try_from(self.child.id()).expect("pid");
+        // SAFETY: sending a signal to our own child process.
+        assert_eq!(unsafe { libc::kill(pid, signal) }, 0);
+    }
+
     pub fn endpoint(&self) -> String {
         format!("http://{}", self.addr)
     }

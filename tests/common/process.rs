@@ -143,6 +143,24 @@ impl Process {
     }
 }
 
+impl Process {
+    /// Waits for the process to end by a signal, returning the signal's number.
+    pub fn wait_killed(&mut self, within: Duration) -> i32 {
+        use std::os::unix::process::ExitStatusExt;
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status.signal().expect("ended by a signal");
+            }
+            assert!(
+                Instant::now() < deadline,
+                "itemsd still runs after {within:?}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
 impl Drop for Process {
     fn drop(&mut self) {
         let _ = self.child.kill();
