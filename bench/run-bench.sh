@@ -1,0 +1,473 @@
+#!/usr/bin/env bash
+# The benchmarks of itemsd (issue 6 part 5), each figure measured side by side in the same run,
+# with load from a separate process (wrk; pgbench for the database) on this machine:
+#
+#   1. GET /api/items?limit=10 and POST /api/items against the database's own limit: pgbench
+#      running itemsd's exact statements (bench/pgbench/*.sql, -M prepared) over as many
+#      connections as wrk opens, alternating itemsd and pgbench (A B, then B A).
+#   2. GET / and GET /health against a minimal hyper server (bench/baseline), alternating.
+#   3. p50/p99 latency at 1, 16, 64 and 256 connections (itemsd's three main routes, pgbench's
+#      SELECT and the baseline's /health), charted; resident memory idle and under load.
+#   4. Exec-to-ready (bench/ready.py: fork+exec until sd_notify READY=1), the binary's size.
+#   5. CloudWatch log shipping on (to moto's server, every request's log line shipped and then
+#      counted in moto) against off, alternating, with itemsd's CPU per request.
+#
+# For every run it also records where the CPU went (the load generator, itemsd, PostgreSQL,
+# the rest) from /proc. It starts its own throwaway PostgreSQL (scripts/lib/postgres.sh;
+# fsync=off, max_connections=400), writes the raw outputs and $OUT/results.md, replaces the
+# generated part of $DOC (between its markers) with it, and draws $CHART with gnuplot.
+#
+# Inputs (environment; checked before anything runs):
+#   DURATION        seconds per measured point (10)
+#   ROUNDS          A/B rounds of each comparison, alternating which goes first (3)
+#   CONNECTIONS     connections for the comparisons (16: wrk -c16, pgbench -c16)
+#   SWEEP           connection counts of the latency sweep ("1 16 64 256")
+#   POOL_SIZE       itemsd's DB_POOL_MIN_CONN = DB_POOL_MAX_CONN (16)
+#   SEED_ITEMS      rows in items before the read benchmarks (1000)
+#   READY_RUNS      exec-to-ready repetitions; the median is reported (15)
+#   ITEMSD_BINARY   the static release binary (default: packaging/build-release.sh, then
+#                   dist/x86_64-unknown-linux-musl/itemsd)
+#   BASELINE_BINARY the baseline server (default: cargo build --release of bench/baseline)
+#   OUT             results and raw outputs (.tmp/bench)
+#   CHART           the latency chart, SVG (docs/performance-latency.svg)
+#   DOC             file whose generated section is replaced (docs/PERFORMANCE.md; empty: none)
+#   PORT_BASE       ports PORT_BASE+1..+4 are used (54400)
+#   QUIET_BUSY      before each run, wait until the machine is busy less than this percent of
+#                   one core (25) for half a second: other work on it skews every figure ...
+#   QUIET_WAIT      ... but for at most this many seconds (300), then measure anyway (the
+#                   results mark runs that other work overlapped)
+#
+# Usage: bench/run-bench.sh    (about 12 minutes with the defaults, plus builds)
+# On a machine shared with builds, hold a lock around it, e.g.
+#   flock /tmp/itemsd-cpu.lock bench/run-bench.sh
+set -o errexit -o nounset -o pipefail
+
+cd "$(dirname "$0")/.."
+# shellcheck source=scripts/lib/postgres.sh
+source scripts/lib/postgres.sh
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
+
+DURATION=${DURATION:-10}
+ROUNDS=${ROUNDS:-3}
+CONNECTIONS=${CONNECTIONS:-16}
+SWEEP=${SWEEP:-1 16 64 256}
+POOL_SIZE=${POOL_SIZE:-16}
+SEED_ITEMS=${SEED_ITEMS:-1000}
+READY_RUNS=${READY_RUNS:-15}
+ITEMSD_BINARY=${ITEMSD_BINARY:-}
+BASELINE_BINARY=${BASELINE_BINARY:-}
+OUT=${OUT:-.tmp/bench}
+CHART=${CHART:-docs/performance-latency.svg}
+DOC=${DOC-docs/PERFORMANCE.md}
+PORT_BASE=${PORT_BASE:-54400}
+QUIET_BUSY=${QUIET_BUSY:-25}
+QUIET_WAIT=${QUIET_WAIT:-300}
+
+readonly LOG_GROUP=itemsd-bench
+
+check_inputs() {
+    local name
+    for name in DURATION ROUNDS CONNECTIONS POOL_SIZE SEED_ITEMS READY_RUNS PORT_BASE QUIET_BUSY QUIET_WAIT; do
+        [[ "${!name}" =~ ^[1-9][0-9]*$ ]] || die "$name must be a positive integer, not '${!name}'"
+    done
+    [[ "$SWEEP" =~ ^[1-9][0-9]*( [1-9][0-9]*)*$ ]] || die "SWEEP must be connection counts separated by spaces, not '$SWEEP'"
+    ((POOL_SIZE <= 1000)) || die "POOL_SIZE must be at most 1000 (itemsd's bound)"
+    ((PORT_BASE + 4 < 65536)) || die "PORT_BASE must leave room for 4 ports"
+    [[ -z "$ITEMSD_BINARY" || -x "$ITEMSD_BINARY" ]] || die "ITEMSD_BINARY=$ITEMSD_BINARY is not an executable"
+    [[ -z "$BASELINE_BINARY" || -x "$BASELINE_BINARY" ]] || die "BASELINE_BINARY=$BASELINE_BINARY is not an executable"
+    [[ "$CHART" == *.svg ]] || die "CHART must name an .svg file"
+    [[ -z "$DOC" || -f "$DOC" ]] || die "DOC=$DOC does not exist (empty DOC skips updating it)"
+}
+
+check_tools() {
+    local tool
+    for tool in wrk pgbench curl python3 awk getconf; do
+        command -v "$tool" >/dev/null || die "$tool not found (Debian: apt-get install wrk postgresql-client curl python3)"
+    done
+    find_pg_bindir >/dev/null || die "PostgreSQL server binaries not found: run scripts/install-deps.sh"
+    if ! command -v gnuplot >/dev/null; then
+        [[ "$(id -u)" == 0 ]] || die "gnuplot not found (it draws the chart): apt-get install gnuplot-nox"
+        note "installing gnuplot-nox (it draws the chart)"
+        apt-get install -y -qq --no-install-recommends gnuplot-nox >/dev/null ||
+            die "apt-get install gnuplot-nox failed"
+    fi
+    [[ -x "$VENV/bin/moto_server" && -x "$VENV/bin/python" ]] ||
+        die "moto_server not found in $VENV: run scripts/install-python-tools.sh"
+}
+
+# --- builds -----------------------------------------------------------------------------
+
+build_binaries() {
+    copy_itemsd
+    if [[ -z "$BASELINE_BINARY" ]]; then
+        note "building the baseline (bench/baseline)"
+        cargo build --release --locked --quiet --manifest-path bench/baseline/Cargo.toml \
+            --target-dir .tmp/bench/baseline-target >"$OUT/build-baseline.log" 2>&1 ||
+            die "building bench/baseline failed; see $OUT/build-baseline.log"
+        BASELINE_BINARY=.tmp/bench/baseline-target/release/itemsd-bench-baseline
+    fi
+}
+
+baseline_pid=
+
+start_baseline() {
+    "$BASELINE_BINARY" "$baseline_port" >/dev/null 2>&1 &
+    baseline_pid=$!
+    bench_pids+=("$baseline_pid")
+    wait_for_http "http://127.0.0.1:$baseline_port/health" "$baseline_pid" || die "the baseline did not answer /health"
+}
+
+# --- measuring ----------------------------------------------------------------------------
+
+clk_tck=$(getconf CLK_TCK)
+
+# postgres_ticks: every PostgreSQL process of the cluster, and the backends that exited (the
+# postmaster reaps them, so their time is in its cutime+cstime).
+postgres_ticks() {
+    local pm total line rest stat
+    pm=$(postmaster_pid)
+    total=$(proc_ticks "$pm" children)
+    for stat in /proc/[0-9]*/stat; do
+        read -r line 2>/dev/null <"$stat" || continue
+        rest=${line##*) }
+        local -a f
+        read -r -a f <<<"$rest"
+        [[ "${f[1]}" == "$pm" ]] && total=$((total + f[11] + f[12]))
+    done
+    echo "$total"
+}
+
+# sample_rss PID FILE: VmRSS in kB every 0.2 s while PID lives; run in the background.
+sample_rss() {
+    local pid=$1 file=$2
+    while [[ -r "/proc/$pid/status" ]]; do
+        awk '/^VmRSS:/ {print $2}' "/proc/$pid/status" 2>/dev/null >>"$file" || true
+        sleep 0.2
+    done
+}
+
+# idle_memory PID: "VmRSS RssAnon RssFile" in kB.
+idle_memory() {
+    echo "$(status_kb "$1" VmRSS) $(status_kb "$1" RssAnon) $(status_kb "$1" RssFile)"
+}
+
+# measure FILE SERVER_PID EXTRA_PID -- COMMAND...: runs COMMAND (a load generator) with its
+# output in FILE, and sets m_cpu_load/m_cpu_server/m_cpu_pg/m_cpu_extra/m_cpu_busy (percent of
+# one core over the run) and m_rss_max (kB, max VmRSS of SERVER_PID during the run).
+measure() {
+    local file=$1 spid=$2 xpid=$3
+    shift 4
+    local t0 t1 s0 s1 p0 p1 x0 x1 b0 b1 a0 a1 cpu_times sampler="" rss_file="$file.rss"
+    : >"$rss_file"
+    wait_for_quiet
+    m_pre_busy=$busy_now
+    if [[ -n "$spid" ]]; then
+        sample_rss "$spid" "$rss_file" &
+        sampler=$!
+        bench_pids+=("$sampler")
+    fi
+    s0=$( [[ -n "$spid" ]] && proc_ticks "$spid" || echo 0)
+    x0=$( [[ -n "$xpid" ]] && proc_ticks "$xpid" || echo 0)
+    p0=$(postgres_ticks)
+    read -r b0 a0 < <(machine_ticks)
+    t0=$(date +%s.%N)
+    local TIMEFORMAT='%3U %3S'
+    { time "$@" >"$file" 2>&1; } 2>"$file.time" || die "$* failed; see $file"
+    t1=$(date +%s.%N)
+    read -r b1 a1 < <(machine_ticks)
+    p1=$(postgres_ticks)
+    x1=$( [[ -n "$xpid" ]] && proc_ticks "$xpid" || echo 0)
+    s1=$( [[ -n "$spid" ]] && proc_ticks "$spid" || echo 0)
+    if [[ -n "$sampler" ]]; then
+        kill "$sampler" 2>/dev/null || true
+        wait "$sampler" 2>/dev/null || true
+    fi
+    read -r -a cpu_times <"$file.time"
+    read -r m_cpu_load m_cpu_server m_cpu_pg m_cpu_extra m_cpu_busy < <(awk \
+        -v el="$(awk -v a="$t0" -v b="$t1" 'BEGIN {print b - a}')" -v hz="$clk_tck" \
+        -v u="${cpu_times[0]}" -v s="${cpu_times[1]}" -v sv=$((s1 - s0)) -v pg=$((p1 - p0)) \
+        -v x=$((x1 - x0)) -v busy=$((b1 - b0)) -v all=$((a1 - a0)) -v cores="$(nproc)" \
+        'BEGIN { printf "%.0f %.0f %.0f %.0f %.0f\n", (u + s) / el * 100, sv / hz / el * 100,
+                 pg / hz / el * 100, x / hz / el * 100, busy / all * 100 * cores }')
+    m_rss_max=$(sort -n "$rss_file" | tail -1)
+    m_rss_max=${m_rss_max:-0}
+}
+
+wrk_threads() {
+    if (($1 < 2)); then echo 1; else echo 2; fi
+}
+
+# Parsed figures of the last run: p_rps p_p50 p_p99 p_avg (ms) p_requests p_errors.
+parse_wrk() {
+    read -r p_rps p_p50 p_p99 p_avg p_requests p_errors < <(awk '
+        function ms(v) {
+            if (v ~ /us$/) { sub(/us$/, "", v); return v / 1000 }
+            if (v ~ /ms$/) { sub(/ms$/, "", v); return v + 0 }
+            if (v ~ /m$/)  { sub(/m$/, "", v);  return v * 60000 }
+            if (v ~ /s$/)  { sub(/s$/, "", v);  return v * 1000 }
+            return v + 0
+        }
+        /Requests\/sec/ { rps = $2 }
+        $1 == "Latency" && avg == "" { avg = ms($2) }
+        $1 == "50%" { p50 = ms($2) }
+        $1 == "99%" { p99 = ms($2) }
+        / requests in / { requests = $1 }
+        /Non-2xx or 3xx responses/ { errors += $NF }
+        /Socket errors/ { gsub(/,/, ""); errors += $4 + $6 + $8 + $10 }
+        END { printf "%.0f %.3f %.3f %.3f %d %d\n", rps, p50, p99, avg, requests, errors }' "$1")
+}
+
+# pgbench: tps, average latency, and p50/p99 from its per-transaction log when there is one.
+parse_pgbench() {
+    local file=$1 log_prefix=${2:-}
+    read -r p_rps p_avg p_requests p_errors < <(awk '
+        /^tps = / { tps = $3 }
+        /^latency average/ { avg = $4 }
+        /number of transactions actually processed/ { split($NF, a, "/"); n = a[1] }
+        /number of failed transactions/ { failed = $5 }
+        END { printf "%.0f %.3f %d %d\n", tps, avg, n, failed }' "$file")
+    p_p50=-
+    p_p99=-
+    if [[ -n "$log_prefix" ]]; then
+        read -r p_p50 p_p99 < <(cat "$log_prefix".* | awk '{print $3}' | sort -n | awk '
+            { v[NR] = $1 } END { i50 = int(NR * 0.50); i99 = int(NR * 0.99); if (i50 < 1) i50 = 1;
+              if (i99 < 1) i99 = 1; printf "%.3f %.3f\n", v[i50] / 1000, v[i99] / 1000 }')
+        rm -f "$log_prefix".*
+    fi
+}
+
+runs_tsv=
+# record GROUP ROUND SYSTEM ROUTE CONNS FILE: one line of runs.tsv from the parsed figures.
+record() {
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
+        "$1" "$2" "$3" "$4" "$5" "$p_rps" "$p_p50" "$p_p99" "$p_avg" "$p_requests" "$p_errors" \
+        "$m_cpu_load" "$m_cpu_server" "$m_cpu_pg" "$m_cpu_extra" "$m_cpu_busy" "$m_rss_max" "$6" "$m_pre_busy" >>"$runs_tsv"
+    note "$(printf '%-18s %-8s %-22s %-30s c=%-4s %8s/s p50 %8s ms p99 %8s ms errors %s; CPU load %s%% server %s%% pg %s%% extra %s%% busy %s%%' \
+        "$1" "r$2" "$3" "$4" "$5" "$p_rps" "$p_p50" "$p_p99" "$p_errors" "$m_cpu_load" "$m_cpu_server" "$m_cpu_pg" "$m_cpu_extra" "$m_cpu_busy")"
+}
+
+fact() {
+    printf '%s\t%s\n' "$1" "$2" >>"$OUT/facts.tsv"
+}
+
+# run_wrk GROUP ROUND SYSTEM CONNS URL_PATH PORT SERVER_PID [LUA] [EXTRA_PID]
+run_wrk() {
+    local group=$1 round=$2 system=$3 conns=$4 path=$5 port=$6 spid=$7 lua=${8:-} xpid=${9:-}
+    local route="GET $path" file="$OUT/raw/$group-r$round-$system-c$conns.txt"
+    local -a args=(-t"$(wrk_threads "$conns")" -c"$conns" -d"${DURATION}s" --latency)
+    if [[ -n "$lua" ]]; then
+        args+=(-s "$lua")
+        route="POST $path"
+    fi
+    echo "wrk ${args[*]} http://127.0.0.1:PORT$path" >>"$OUT/commands.txt"
+    measure "$file" "$spid" "$xpid" -- wrk "${args[@]}" "http://127.0.0.1:$port$path"
+    parse_wrk "$file"
+    record "$group" "$round" "$system" "$route" "$conns" "$file"
+}
+
+# run_pgbench GROUP ROUND SCRIPT CONNS [log]: pgbench with itemsd's statement.
+run_pgbench() {
+    local group=$1 round=$2 script=$3 conns=$4 log=${5:-}
+    local file="$OUT/raw/$group-r$round-pgbench-c$conns.txt" prefix="$OUT/raw/pgbench-log"
+    local -a args=(-n -M prepared -c "$conns" -j "$(wrk_threads "$conns")" -T "$DURATION" -f "bench/pgbench/$script.sql")
+    if [[ "$script" == select ]]; then
+        args+=(-D limit=10 -D offset=0)
+    else
+        args+=(-D name=bench-item -D description=pgbench -D value=42)
+    fi
+    [[ -z "$log" ]] || args+=(--log --log-prefix="$prefix")
+    echo "pgbench ${args[*]} -h 127.0.0.1 -p PORT -U postgres appdb" >>"$OUT/commands.txt"
+    measure "$file" "" "" -- pgbench "${args[@]}" -h 127.0.0.1 -p "$pg_port" -U postgres appdb
+    parse_pgbench "$file" "${log:+$prefix}"
+    m_rss_max=0
+    local route="SELECT items (list)"
+    [[ "$script" == select ]] || route="INSERT items"
+    record "$group" "$round" pgbench "$route" "$conns" "$file"
+}
+
+# --- the benchmarks -------------------------------------------------------------------------
+
+# 1. itemsd against pgbench, alternating which goes first.
+bench_database() {
+    local round
+    start_itemsd
+    for round in $(seq "$ROUNDS"); do
+        if ((round % 2)); then
+            run_wrk db-select "$round" itemsd "$CONNECTIONS" "/api/items?limit=10" "$itemsd_port" "$server_pid"
+            run_pgbench db-select "$round" select "$CONNECTIONS"
+        else
+            run_pgbench db-select "$round" select "$CONNECTIONS"
+            run_wrk db-select "$round" itemsd "$CONNECTIONS" "/api/items?limit=10" "$itemsd_port" "$server_pid"
+        fi
+    done
+    for round in $(seq "$ROUNDS"); do
+        if ((round % 2)); then
+            run_wrk db-insert "$round" itemsd "$CONNECTIONS" /api/items "$itemsd_port" "$server_pid" bench/post.lua
+            run_pgbench db-insert "$round" insert "$CONNECTIONS"
+        else
+            run_pgbench db-insert "$round" insert "$CONNECTIONS"
+            run_wrk db-insert "$round" itemsd "$CONNECTIONS" /api/items "$itemsd_port" "$server_pid" bench/post.lua
+        fi
+    done
+    fact rows_after_inserts "$(sql -c 'SELECT count(*) FROM items')"
+    stop_itemsd
+    seed_items
+}
+
+# 2. itemsd's GET / and GET /health against the minimal hyper server.
+bench_baseline() {
+    local round name path
+    start_itemsd
+    start_baseline
+    for name in root health; do
+        path=/
+        [[ "$name" == root ]] || path=/health
+        for round in $(seq "$ROUNDS"); do
+            if ((round % 2)); then
+                run_wrk "baseline-$name" "$round" itemsd "$CONNECTIONS" "$path" "$itemsd_port" "$server_pid"
+                run_wrk "baseline-$name" "$round" baseline "$CONNECTIONS" "$path" "$baseline_port" "$baseline_pid"
+            else
+                run_wrk "baseline-$name" "$round" baseline "$CONNECTIONS" "$path" "$baseline_port" "$baseline_pid"
+                run_wrk "baseline-$name" "$round" itemsd "$CONNECTIONS" "$path" "$itemsd_port" "$server_pid"
+            fi
+        done
+    done
+    stop_itemsd
+}
+
+# 3. Latency against connections; memory idle (fresh process, before any request but the
+#    readiness check) and under load.
+bench_latency() {
+    local conns
+    start_itemsd DB_POOL_MIN_CONN=2 DB_POOL_MAX_CONN=10
+    sleep 5
+    fact rss_idle_default_pool "$(idle_memory "$server_pid")"
+    stop_itemsd
+    start_itemsd
+    sleep 5
+    fact rss_idle "$(idle_memory "$server_pid")"
+    for conns in $SWEEP; do
+        run_wrk sweep 1 itemsd "$conns" "/api/items?limit=10" "$itemsd_port" "$server_pid"
+        run_pgbench sweep 1 select "$conns" log
+        run_wrk sweep 1 itemsd "$conns" /api/items "$itemsd_port" "$server_pid" bench/post.lua
+        run_wrk sweep 1 itemsd "$conns" /health "$itemsd_port" "$server_pid"
+        run_wrk sweep 1 baseline "$conns" /health "$baseline_port" "$baseline_pid"
+    done
+    fact rss_peak_kb "$(status_kb "$server_pid" VmHWM)"
+    fact baseline_rss_peak_kb "$(status_kb "$baseline_pid" VmHWM)"
+    sleep 5
+    fact rss_after_load_kb "$(status_kb "$server_pid" VmRSS)"
+    fact fds_after_load "$(open_fds "$server_pid")"
+    fact threads "$(status_kb "$server_pid" Threads)"
+    stop_itemsd
+    stop_process "$baseline_pid"
+    baseline_pid=
+    seed_items
+}
+
+# 4. Exec to READY=1 with a reachable database, at the default pool minimum and at POOL_SIZE.
+bench_startup() {
+    local min
+    for min in 2 "$POOL_SIZE"; do
+        echo "bench/ready.py $READY_RUNS ITEMSD_BINARY (DB_POOL_MIN_CONN=$min)" >>"$OUT/commands.txt"
+        fact "ready_ms_min$min" "$(env -i PATH="$PATH" "${itemsd_env[@]}" DB_POOL_MIN_CONN="$min" \
+            python3 bench/ready.py "$READY_RUNS" "$ITEMSD_BINARY")"
+    done
+    fact binary_bytes "$(stat -c %s "$ITEMSD_BINARY")"
+    if [[ -f "$(dirname "$ITEMSD_BINARY")/itemsd.version.json" ]]; then
+        fact binary_version "$(python3 -c 'import json,sys; v=json.load(open(sys.argv[1])); print(v["version"], v["git_commit"], v["rustc"])' \
+            "$(dirname "$ITEMSD_BINARY")/itemsd.version.json")"
+    fi
+}
+
+# 5. Log shipping to CloudWatch Logs (moto) on against off, a fresh process per run. Each "on"
+#    process ships to its own stream, counted in moto after SIGTERM has flushed the buffer.
+bench_cloudwatch() {
+    local round mode route stream counts
+    local -a aws
+    local -A paths=([items]="/api/items?limit=10" [health]=/health)
+    read -r -a aws <<<"$(aws_env)"
+    start_moto
+    for round in $(seq "$ROUNDS"); do
+        local -a order=(off on)
+        ((round % 2)) || order=(on off)
+        for mode in "${order[@]}"; do
+            stream="round-$round"
+            if [[ "$mode" == on ]]; then
+                start_itemsd "${aws[@]}" "CLOUDWATCH_LOG_GROUP=$LOG_GROUP" "CLOUDWATCH_LOG_STREAM=$stream"
+            else
+                start_itemsd
+            fi
+            for route in items health; do
+                run_wrk "cloudwatch-$route" "$round" "logs-$mode" "$CONNECTIONS" "${paths[$route]}" "$itemsd_port" "$server_pid" "" "$moto_pid"
+                [[ "$mode" == off ]] || fact "wrk_requests_r${round}_$route" "$p_requests"
+            done
+            if [[ "$mode" == on ]]; then
+                fact "itemsd_counters_r$round" "$(curl -fs "http://127.0.0.1:$itemsd_port/metrics" |
+                    awk '$1 ~ /^cloudwatch_logs_events_(shipped|dropped)_total/ {printf "%s=%s ", $1, $2}')"
+            fi
+            stop_itemsd # SIGTERM flushes what is left of the buffer
+            if [[ "$mode" == on ]]; then
+                for route in items health; do
+                    counts=$(env "${aws[@]}" "$VENV/bin/python" bench/count-log-events.py "$LOG_GROUP" "$stream" "${paths[$route]%%\?*}") ||
+                        die "counting the log events in moto failed"
+                    fact "moto_events_r${round}_$route" "$counts"
+                done
+            fi
+        done
+    done
+    stop_moto
+}
+
+describe_machine() {
+    fact date "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+    fact commit "$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src Cargo.toml Cargo.lock 2>/dev/null || echo ' (with uncommitted changes)')"
+    fact nproc "$(nproc)"
+    fact cpu "$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)"
+    fact kernel "$(uname -sr)"
+    fact memory "$(awk '/^MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)"
+    fact os "$(awk -F= '$1 == "PRETTY_NAME" {gsub(/"/, "", $2); print $2}' /etc/os-release)"
+    fact postgres "$(sql -c 'SHOW server_version')"
+    fact wrk "$(wrk -v 2>&1 | awk 'NR == 1 {print $1, $2}')"
+    fact settings "DURATION=${DURATION}s ROUNDS=$ROUNDS CONNECTIONS=$CONNECTIONS SWEEP=\"$SWEEP\" POOL_SIZE=$POOL_SIZE SEED_ITEMS=$SEED_ITEMS"
+}
+
+main() {
+    check_inputs
+    check_tools
+    bench_ports "$PORT_BASE"
+    mkdir -p "$OUT/raw"
+    rm -f "$OUT"/raw/* "$OUT/facts.tsv" "$OUT/commands.txt" "$OUT/itemsd.stderr"
+    runs_tsv=$OUT/runs.tsv
+    : >"$runs_tsv"
+    build_binaries
+    trap bench_cleanup EXIT
+    start_database
+    set_itemsd_env
+    migrate_database
+    seed_items
+    describe_machine
+
+    local started=$SECONDS
+    note "1/5 itemsd against pgbench (${CONNECTIONS} connections, $ROUNDS rounds)"
+    bench_database
+    note "2/5 itemsd against the minimal hyper server"
+    bench_baseline
+    note "3/5 latency at $SWEEP connections, memory"
+    bench_latency
+    note "4/5 exec to ready, binary size"
+    bench_startup
+    note "5/5 CloudWatch log shipping on against off"
+    bench_cloudwatch
+    fact bench_seconds $((SECONDS - started))
+
+    python3 bench/report.py "$OUT" "$CHART" "$(dirname "${DOC:-$OUT/results.md}")" >"$OUT/results.md"
+    gnuplot -e "data='$OUT/latency.dat'; out='$CHART'" bench/latency.gp
+    if [[ -n "$DOC" ]]; then
+        python3 bench/report.py --splice "$DOC" "$OUT/results.md" bench/run-bench.sh
+    fi
+    note "results: $OUT/results.md, chart: $CHART${DOC:+, generated section of $DOC updated}"
+}
+
+main "$@"
