@@ -344,4 +344,133 @@ mod tests {
         assert!(ItemRef::parse("").is_err());
         assert!(ItemRef::parse("+1").is_err());
     }
+
+    mod properties {
+        //! The rules above as properties over generated input: whatever arrives, validation
+        //! answers (never panics), and it accepts exactly what the columns can store.
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Text that probes every rule: lengths around the limits, multi-byte characters,
+        /// NUL, whitespace only.
+        fn text() -> impl Strategy<Value = String> {
+            prop_oneof![
+                "\\PC{0,20}",
+                "[ \t\n]{0,5}",
+                "[a\\x00é]{0,5}",
+                (250usize..260, "[aé😀]").prop_map(|(n, c)| c.repeat(n)),
+                (9_995usize..10_005).prop_map(|n| "d".repeat(n)),
+            ]
+        }
+
+        /// Any JSON value, nested a little.
+        fn json_value() -> impl Strategy<Value = Value> {
+            let leaf = prop_oneof![
+                Just(Value::Null),
+                any::<bool>().prop_map(Value::from),
+                any::<i64>().prop_map(Value::from),
+                any::<f64>().prop_map(Value::from),
+                text().prop_map(Value::from),
+            ];
+            leaf.prop_recursive(3, 24, 4, |inner| {
+                prop_oneof![
+                    prop::collection::vec(inner.clone(), 0..4).prop_map(Value::from),
+                    prop::collection::vec((text(), inner), 0..4)
+                        .prop_map(|kv| Value::Object(kv.into_iter().collect())),
+                ]
+            })
+        }
+
+        /// A field as a client may send it: absent, or any JSON value.
+        fn field() -> impl Strategy<Value = Option<Value>> {
+            prop_oneof![
+                Just(None),
+                text().prop_map(|t| Some(Value::from(t))),
+                json_value().prop_map(Some),
+            ]
+        }
+
+        fn storable(text: &str, max_chars: usize) -> bool {
+            !text.contains('\0') && text.chars().count() <= max_chars
+        }
+
+        proptest! {
+            #[test]
+            fn new_item_accepts_exactly_what_the_columns_store(
+                name in field(),
+                description in field(),
+                value in field(),
+                extra in json_value(),
+            ) {
+                let mut body = serde_json::Map::new();
+                for (key, v) in [("name", &name), ("description", &description), ("value", &value)] {
+                    if let Some(v) = v {
+                        body.insert(key.into(), v.clone());
+                    }
+                }
+                body.insert("unknown".into(), extra);
+                let optional_ok = |f: &Option<Value>, max| match f {
+                    None | Some(Value::Null) => true,
+                    Some(Value::String(s)) => storable(s, max),
+                    Some(_) => false,
+                };
+                let expected = matches!(&name, Some(Value::String(n)) if !n.trim().is_empty() && storable(n, NAME_MAX_CHARS))
+                    && optional_ok(&description, DESCRIPTION_MAX_CHARS)
+                    && optional_ok(&value, VALUE_MAX_CHARS);
+                match NewItem::from_json(&Value::Object(body)) {
+                    Ok(item) => {
+                        prop_assert!(expected, "accepted {item:?}");
+                        prop_assert_eq!(Some(Value::from(item.name)), name);
+                    }
+                    Err(e) => {
+                        prop_assert!(!expected, "refused a storable item: {e}");
+                        prop_assert!(!e.0.is_empty());
+                    }
+                }
+            }
+
+            #[test]
+            fn new_item_answers_any_json(body in json_value()) {
+                let _ = NewItem::from_json(&body);
+            }
+
+            #[test]
+            fn page_is_in_range_or_refused(
+                pairs in prop::collection::vec(
+                    (
+                        prop_oneof![Just("limit".to_owned()), Just("offset".to_owned()), "\\PC{0,6}"],
+                        prop_oneof![any::<i64>().prop_map(|n| n.to_string()), "\\PC{0,12}"],
+                    ),
+                    0..4,
+                )
+            ) {
+                let borrowed = pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+                match Page::from_query(borrowed) {
+                    Ok(page) => {
+                        prop_assert!((1..=LIMIT_MAX).contains(&page.limit));
+                        prop_assert!(page.offset >= 0);
+                        let given = |key: &str| pairs.iter().filter(|(k, _)| k == key).count();
+                        prop_assert!(given("limit") <= 1 && given("offset") <= 1);
+                    }
+                    Err(e) => prop_assert!(!e.0.is_empty()),
+                }
+            }
+
+            #[test]
+            fn limit_in_range_is_taken_as_is(limit in 1..=LIMIT_MAX, offset in 0..i64::MAX) {
+                let (l, o) = (limit.to_string(), offset.to_string());
+                let page = Page::from_query([("limit", l.as_str()), ("offset", o.as_str())]);
+                prop_assert_eq!(page, Ok(Page { limit, offset }));
+            }
+
+            #[test]
+            fn item_ref_parses_digits_and_nothing_else(raw in "\\PC{0,12}|[0-9]{1,12}") {
+                match ItemRef::parse(&raw) {
+                    Ok(ItemRef::Id(id)) => prop_assert_eq!(id.to_string().parse::<u64>().ok(), raw.parse::<u64>().ok()),
+                    Ok(ItemRef::CannotExist) => prop_assert!(raw.parse::<i32>().map_or(true, |n| n <= 0)),
+                    Err(_) => prop_assert!(raw.is_empty() || !raw.bytes().all(|b| b.is_ascii_digit())),
+                }
+            }
+        }
+    }
 }
