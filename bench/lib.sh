@@ -203,24 +203,26 @@ proc_ticks() {
     fi
 }
 
-# machine_ticks: "busy total" from /proc/stat (busy excludes idle and iowait).
+# machine_ticks: "processes interrupts steal total" from /proc/stat: time in processes (user,
+# nice, system), in interrupts (irq, softirq: loopback TCP is processed there), stolen by the
+# hypervisor (the virtual CPU wanted to run and did not), and all of it.
 machine_ticks() {
     local user nice system idle iowait irq softirq steal
     read -r _ user nice system idle iowait irq softirq steal _ </proc/stat
-    echo "$((user + nice + system + irq + softirq + steal)) $((user + nice + system + idle + iowait + irq + softirq + steal))"
+    echo "$((user + nice + system)) $((irq + softirq)) $steal $((user + nice + system + idle + iowait + irq + softirq + steal))"
 }
 
-# wait_for_quiet: until the machine's busy time over half a second is at most QUIET_BUSY
-# percent of one core (our own servers idle meanwhile), or QUIET_WAIT seconds have passed.
-# Sets busy_now to the last figure.
+# wait_for_quiet: until the machine's busy time (processes and interrupts) over half a second is
+# at most QUIET_BUSY percent of one core (our own servers idle meanwhile), or QUIET_WAIT seconds
+# have passed. Sets busy_now to the last figure.
 wait_for_quiet() {
-    local deadline=$((SECONDS + QUIET_WAIT)) b0 a0 b1 a1 cores said=
+    local deadline=$((SECONDS + QUIET_WAIT)) p0 i0 a0 p1 i1 a1 cores said=
     cores=$(nproc)
     while :; do
-        read -r b0 a0 < <(machine_ticks)
+        read -r p0 i0 _ a0 < <(machine_ticks)
         sleep 0.5
-        read -r b1 a1 < <(machine_ticks)
-        busy_now=$(((b1 - b0) * 100 * cores / (a1 - a0 > 0 ? a1 - a0 : 1)))
+        read -r p1 i1 _ a1 < <(machine_ticks)
+        busy_now=$(((p1 - p0 + i1 - i0) * 100 * cores / (a1 - a0 > 0 ? a1 - a0 : 1)))
         ((busy_now > QUIET_BUSY)) || return 0
         if ((SECONDS >= deadline)); then
             note "the machine is still busy (${busy_now} % of a core, not this benchmark); measuring anyway"

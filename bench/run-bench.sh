@@ -4,16 +4,19 @@
 #
 #   1. GET /api/items?limit=10 and POST /api/items against the database's own limit: pgbench
 #      running itemsd's exact statements (bench/pgbench/*.sql, -M prepared) over as many
-#      connections as wrk opens, alternating itemsd and pgbench (A B, then B A).
-#   2. GET / and GET /health against a minimal hyper server (bench/baseline), alternating.
+#      connections as wrk opens; and against the minimal hyper + deadpool-postgres server of
+#      bench/baseline doing the same; in turn, the order reversed every other round.
+#   2. GET / and GET /health against the minimal hyper server (bench/baseline), alternating.
 #   3. p50/p99 latency at 1, 16, 64 and 256 connections (itemsd's three main routes, pgbench's
 #      SELECT and the baseline's /health), charted; resident memory idle and under load.
 #   4. Exec-to-ready (bench/ready.py: fork+exec until sd_notify READY=1), the binary's size.
 #   5. CloudWatch log shipping on (to moto's server, every request's log line shipped and then
 #      counted in moto) against off, alternating, with itemsd's CPU per request.
+#   6. Where the time goes: perf stat per request (CPU, context switches, system calls) of
+#      itemsd and the baseline under the same load (skipped where perf cannot count).
 #
-# For every run it also records where the CPU went (the load generator, itemsd, PostgreSQL,
-# the rest) from /proc. It starts its own throwaway PostgreSQL (scripts/lib/postgres.sh;
+# For every run it also records where the CPU went from /proc: the load generator, the server,
+# PostgreSQL, moto, interrupts (loopback TCP), time stolen by the hypervisor, other processes. It starts its own throwaway PostgreSQL (scripts/lib/postgres.sh;
 # fsync=off, max_connections=400), writes the raw outputs and $OUT/results.md, replaces the
 # generated part of $DOC (between its markers) with it, and draws $CHART with gnuplot.
 #
@@ -34,7 +37,7 @@
 #   PORT_BASE       ports PORT_BASE+1..+4 are used (54400)
 #   QUIET_BUSY      before each run, wait until the machine is busy less than this percent of
 #                   one core (25) for half a second: other work on it skews every figure ...
-#   QUIET_WAIT      ... but for at most this many seconds (300), then measure anyway (the
+#   QUIET_WAIT      ... but for at most this many seconds (120), then measure anyway (the
 #                   results mark runs that other work overlapped)
 #
 # Usage: bench/run-bench.sh    (about 12 minutes with the defaults, plus builds)
@@ -62,7 +65,7 @@ CHART=${CHART:-docs/performance-latency.svg}
 DOC=${DOC-docs/PERFORMANCE.md}
 PORT_BASE=${PORT_BASE:-54400}
 QUIET_BUSY=${QUIET_BUSY:-25}
-QUIET_WAIT=${QUIET_WAIT:-300}
+QUIET_WAIT=${QUIET_WAIT:-120}
 
 readonly LOG_GROUP=itemsd-bench
 
@@ -111,8 +114,10 @@ build_binaries() {
 
 baseline_pid=
 
+# start_baseline: the minimal server, with the same database and pool bound as itemsd.
 start_baseline() {
-    "$BASELINE_BINARY" "$baseline_port" >/dev/null 2>&1 &
+    env -i PATH="$PATH" DB_HOST=127.0.0.1 "DB_PORT=$pg_port" DB_NAME=appdb DB_USER=postgres \
+        "DB_POOL_MAX_CONN=$POOL_SIZE" "$BASELINE_BINARY" "$baseline_port" >/dev/null 2>&1 &
     baseline_pid=$!
     bench_pids+=("$baseline_pid")
     wait_for_http "http://127.0.0.1:$baseline_port/health" "$baseline_pid" || die "the baseline did not answer /health"
@@ -153,12 +158,14 @@ idle_memory() {
 }
 
 # measure FILE SERVER_PID EXTRA_PID -- COMMAND...: runs COMMAND (a load generator) with its
-# output in FILE, and sets m_cpu_load/m_cpu_server/m_cpu_pg/m_cpu_extra/m_cpu_busy (percent of
-# one core over the run) and m_rss_max (kB, max VmRSS of SERVER_PID during the run).
+# output in FILE, and sets, in percent of one core over the run: m_cpu_load (COMMAND),
+# m_cpu_server, m_cpu_pg, m_cpu_extra (EXTRA_PID, moto), m_cpu_irq (interrupts), m_cpu_steal,
+# m_cpu_others (processes other than these) and m_cpu_idle; m_server_ticks (SERVER_PID's
+# CPU ticks at the end) and m_rss_max (kB, max VmRSS of SERVER_PID during the run).
 measure() {
     local file=$1 spid=$2 xpid=$3
     shift 4
-    local t0 t1 s0 s1 p0 p1 x0 x1 b0 b1 a0 a1 cpu_times sampler="" rss_file="$file.rss"
+    local t0 t1 s0 s1 p0 p1 x0 x1 m0 m1 i0 i1 st0 st1 a0 a1 cpu_times sampler="" rss_file="$file.rss"
     : >"$rss_file"
     wait_for_quiet
     m_pre_busy=$busy_now
@@ -170,12 +177,12 @@ measure() {
     s0=$( [[ -n "$spid" ]] && proc_ticks "$spid" || echo 0)
     x0=$( [[ -n "$xpid" ]] && proc_ticks "$xpid" || echo 0)
     p0=$(postgres_ticks)
-    read -r b0 a0 < <(machine_ticks)
+    read -r m0 i0 st0 a0 < <(machine_ticks)
     t0=$(date +%s.%N)
     local TIMEFORMAT='%3U %3S'
     { time "$@" >"$file" 2>&1; } 2>"$file.time" || die "$* failed; see $file"
     t1=$(date +%s.%N)
-    read -r b1 a1 < <(machine_ticks)
+    read -r m1 i1 st1 a1 < <(machine_ticks)
     p1=$(postgres_ticks)
     x1=$( [[ -n "$xpid" ]] && proc_ticks "$xpid" || echo 0)
     s1=$( [[ -n "$spid" ]] && proc_ticks "$spid" || echo 0)
@@ -184,12 +191,21 @@ measure() {
         wait "$sampler" 2>/dev/null || true
     fi
     read -r -a cpu_times <"$file.time"
-    read -r m_cpu_load m_cpu_server m_cpu_pg m_cpu_extra m_cpu_busy < <(awk \
+    m_server_ticks=$s1
+    # Percent of one core: each process's ticks over the elapsed time; the machine's columns
+    # scaled so that all of them add up to 100 % a core.
+    read -r m_cpu_load m_cpu_server m_cpu_pg m_cpu_extra m_cpu_irq m_cpu_steal m_cpu_others m_cpu_idle < <(awk \
         -v el="$(awk -v a="$t0" -v b="$t1" 'BEGIN {print b - a}')" -v hz="$clk_tck" \
         -v u="${cpu_times[0]}" -v s="${cpu_times[1]}" -v sv=$((s1 - s0)) -v pg=$((p1 - p0)) \
-        -v x=$((x1 - x0)) -v busy=$((b1 - b0)) -v all=$((a1 - a0)) -v cores="$(nproc)" \
-        'BEGIN { printf "%.0f %.0f %.0f %.0f %.0f\n", (u + s) / el * 100, sv / hz / el * 100,
-                 pg / hz / el * 100, x / hz / el * 100, busy / all * 100 * cores }')
+        -v x=$((x1 - x0)) -v procs=$((m1 - m0)) -v irq=$((i1 - i0)) -v steal=$((st1 - st0)) \
+        -v all=$((a1 - a0)) -v cores="$(nproc)" '
+        BEGIN {
+            load = (u + s) / el * 100; server = sv / hz / el * 100; pg = pg / hz / el * 100; x = x / hz / el * 100
+            scale = all > 0 ? 100 * cores / all : 0
+            others = procs * scale - load - server - pg - x; if (others < 0) others = 0
+            idle = (all - procs - irq - steal) * scale; if (idle < 0) idle = 0
+            printf "%.0f %.0f %.0f %.0f %.0f %.0f %.0f %.0f\n", load, server, pg, x, irq * scale, steal * scale, others, idle
+        }')
     m_rss_max=$(sort -n "$rss_file" | tail -1)
     m_rss_max=${m_rss_max:-0}
 }
@@ -242,9 +258,10 @@ runs_tsv=
 record() {
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
         "$1" "$2" "$3" "$4" "$5" "$p_rps" "$p_p50" "$p_p99" "$p_avg" "$p_requests" "$p_errors" \
-        "$m_cpu_load" "$m_cpu_server" "$m_cpu_pg" "$m_cpu_extra" "$m_cpu_busy" "$m_rss_max" "$6" "$m_pre_busy" >>"$runs_tsv"
-    note "$(printf '%-18s %-8s %-22s %-30s c=%-4s %8s/s p50 %8s ms p99 %8s ms errors %s; CPU load %s%% server %s%% pg %s%% extra %s%% busy %s%%' \
-        "$1" "r$2" "$3" "$4" "$5" "$p_rps" "$p_p50" "$p_p99" "$p_errors" "$m_cpu_load" "$m_cpu_server" "$m_cpu_pg" "$m_cpu_extra" "$m_cpu_busy")"
+        "$m_cpu_load" "$m_cpu_server" "$m_cpu_pg" "$m_cpu_extra" "$m_cpu_irq,$m_cpu_steal,$m_cpu_others,$m_cpu_idle" "$m_rss_max" "$6" "$m_pre_busy" >>"$runs_tsv"
+    note "$(printf '%-16s %-3s %-9s %-24s c=%-3s %6s/s p50 %7s p99 %7s ms err %s; CPU %% load %s server %s pg %s moto %s irq %s steal %s others %s idle %s' \
+        "$1" "r$2" "$3" "$4" "$5" "$p_rps" "$p_p50" "$p_p99" "$p_errors" "$m_cpu_load" "$m_cpu_server" "$m_cpu_pg" "$m_cpu_extra" \
+        "$m_cpu_irq" "$m_cpu_steal" "$m_cpu_others" "$m_cpu_idle")"
 }
 
 fact() {
@@ -288,27 +305,33 @@ run_pgbench() {
 
 # --- the benchmarks -------------------------------------------------------------------------
 
-# 1. itemsd against pgbench, alternating which goes first.
+# run_db_system GROUP ROUND SYSTEM: one run of GROUP (db-select or db-insert) by SYSTEM.
+run_db_system() {
+    local group=$1 round=$2 system=$3 path=/api/items lua=bench/post.lua script=insert
+    if [[ "$group" == db-select ]]; then
+        path="/api/items?limit=10" lua="" script=select
+    fi
+    case "$system" in
+    itemsd) run_wrk "$group" "$round" itemsd "$CONNECTIONS" "$path" "$itemsd_port" "$server_pid" "$lua" ;;
+    baseline) run_wrk "$group" "$round" baseline "$CONNECTIONS" "$path" "$baseline_port" "$baseline_pid" "$lua" ;;
+    pgbench) run_pgbench "$group" "$round" "$script" "$CONNECTIONS" ;;
+    esac
+}
+
+# 1. itemsd, the minimal server and pgbench in turn, the order reversed every other round.
 bench_database() {
-    local round
+    local group round system
+    local -a order
     start_itemsd
-    for round in $(seq "$ROUNDS"); do
-        if ((round % 2)); then
-            run_wrk db-select "$round" itemsd "$CONNECTIONS" "/api/items?limit=10" "$itemsd_port" "$server_pid"
-            run_pgbench db-select "$round" select "$CONNECTIONS"
-        else
-            run_pgbench db-select "$round" select "$CONNECTIONS"
-            run_wrk db-select "$round" itemsd "$CONNECTIONS" "/api/items?limit=10" "$itemsd_port" "$server_pid"
-        fi
-    done
-    for round in $(seq "$ROUNDS"); do
-        if ((round % 2)); then
-            run_wrk db-insert "$round" itemsd "$CONNECTIONS" /api/items "$itemsd_port" "$server_pid" bench/post.lua
-            run_pgbench db-insert "$round" insert "$CONNECTIONS"
-        else
-            run_pgbench db-insert "$round" insert "$CONNECTIONS"
-            run_wrk db-insert "$round" itemsd "$CONNECTIONS" /api/items "$itemsd_port" "$server_pid" bench/post.lua
-        fi
+    start_baseline
+    for group in db-select db-insert; do
+        for round in $(seq "$ROUNDS"); do
+            order=(itemsd baseline pgbench)
+            ((round % 2)) || order=(pgbench baseline itemsd)
+            for system in "${order[@]}"; do
+                run_db_system "$group" "$round" "$system"
+            done
+        done
     done
     fact rows_after_inserts "$(sql -c 'SELECT count(*) FROM items')"
     stop_itemsd
@@ -319,7 +342,6 @@ bench_database() {
 bench_baseline() {
     local round name path
     start_itemsd
-    start_baseline
     for name in root health; do
         path=/
         [[ "$name" == root ]] || path=/health
@@ -381,6 +403,23 @@ bench_startup() {
     fi
 }
 
+# drain_log_buffer: waits (up to 60 s) until itemsd has shipped every buffered log line (the
+# buffer is empty and the count of shipped lines stopped moving: the last batch is counted when
+# CloudWatch accepted it); prints "seconds ticks": how long that took and itemsd's CPU ticks
+# since the end of the run.
+drain_log_buffer() {
+    local started=$SECONDS buffered shipped previous=-1
+    while ((SECONDS - started < 60)); do
+        read -r buffered shipped < <(curl -fs "http://127.0.0.1:$itemsd_port/metrics" | awk '
+            $1 == "cloudwatch_logs_buffered_bytes" {b = $2} $1 == "cloudwatch_logs_events_shipped_total" {s = $2}
+            END {print b + 0, s + 0}')
+        [[ "$buffered" != 0 || "$shipped" != "$previous" ]] || break
+        previous=$shipped
+        sleep 0.3
+    done
+    echo "$((SECONDS - started)) $(($(proc_ticks "$server_pid") - m_server_ticks))"
+}
+
 # 5. Log shipping to CloudWatch Logs (moto) on against off, a fresh process per run. Each "on"
 #    process ships to its own stream, counted in moto after SIGTERM has flushed the buffer.
 bench_cloudwatch() {
@@ -401,7 +440,12 @@ bench_cloudwatch() {
             fi
             for route in items health; do
                 run_wrk "cloudwatch-$route" "$round" "logs-$mode" "$CONNECTIONS" "${paths[$route]}" "$itemsd_port" "$server_pid" "" "$moto_pid"
-                [[ "$mode" == off ]] || fact "wrk_requests_r${round}_$route" "$p_requests"
+                if [[ "$mode" == on ]]; then
+                    fact "wrk_requests_r${round}_$route" "$p_requests"
+                    # The lines of this run still in the buffer are shipped after wrk stops:
+                    # count itemsd's CPU until the buffer is empty as part of this run's cost.
+                    fact "drain_r${round}_$route" "$(drain_log_buffer)"
+                fi
             done
             if [[ "$mode" == on ]]; then
                 fact "itemsd_counters_r$round" "$(curl -fs "http://127.0.0.1:$itemsd_port/metrics" |
@@ -420,6 +464,52 @@ bench_cloudwatch() {
     stop_moto
 }
 
+# profile_run NAME PID PORT PATH: perf stat on PID while wrk loads PATH; a fact "profile_NAME"
+# with requests and, per request, CPU microseconds, context switches, system calls, futex
+# calls, write calls.
+profile_run() {
+    local name=$1 pid=$2 port=$3 path=$4 file perf_pid
+    file=$OUT/raw/profile-$name
+    echo "perf stat -x, -e $PROFILE_EVENTS -p SERVER_PID -- sleep $DURATION & wrk -t2 -c$CONNECTIONS -d${DURATION}s http://127.0.0.1:PORT$path" >>"$OUT/commands.txt"
+    wait_for_quiet
+    perf stat -x, -e "$PROFILE_EVENTS" -o "$file.perf" -p "$pid" -- sleep "$DURATION" &
+    perf_pid=$!
+    wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" "http://127.0.0.1:$port$path" >"$file.wrk" 2>&1
+    wait "$perf_pid" || die "perf stat failed; see $file.perf"
+    fact "profile_$name" "$(awk -F, -v n="$(awk '/ requests in / {print $1}' "$file.wrk")" '
+        $3 == "task-clock" {cpu = $1} $3 == "context-switches" {cs = $1}
+        $3 == "raw_syscalls:sys_enter" {sc = $1} $3 == "syscalls:sys_enter_futex" {fx = $1}
+        $3 == "syscalls:sys_enter_write" {wr = $1}
+        END {printf "%d %.1f %.2f %.2f %.2f %.2f", n, cpu * 1000 / n, cs / n, sc / n, fx / n, wr / n}' "$file.perf")"
+    note "profile $name: $(tail -1 "$OUT/facts.tsv" | cut -f2)"
+}
+
+readonly PROFILE_EVENTS=task-clock,context-switches,raw_syscalls:sys_enter,syscalls:sys_enter_futex,syscalls:sys_enter_write
+
+# 6. Where the time goes, per request: perf stat on the server process (CPU time, context
+#    switches, system calls) while wrk loads it: itemsd as measured, itemsd without its access
+#    log (LOG_LEVEL=WARN), and the minimal server, on GET /health and GET /api/items. Skipped
+#    when perf cannot count here.
+bench_profile() {
+    local variant
+    if ! perf stat -e "$PROFILE_EVENTS" -o /dev/null -- true >/dev/null 2>&1; then
+        note "perf cannot count system calls here (not root, or perf_event_paranoid): skipping the profile"
+        fact profile skipped
+        return
+    fi
+    for variant in itemsd itemsd-nolog; do
+        if [[ "$variant" == itemsd ]]; then start_itemsd; else start_itemsd LOG_LEVEL=WARN; fi
+        profile_run "$variant-health" "$server_pid" "$itemsd_port" /health
+        profile_run "$variant-items" "$server_pid" "$itemsd_port" "/api/items?limit=10"
+        stop_itemsd
+    done
+    start_baseline
+    profile_run baseline-health "$baseline_pid" "$baseline_port" /health
+    profile_run baseline-items "$baseline_pid" "$baseline_port" "/api/items?limit=10"
+    stop_process "$baseline_pid"
+    baseline_pid=
+}
+
 describe_machine() {
     fact date "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
     fact commit "$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src Cargo.toml Cargo.lock 2>/dev/null || echo ' (with uncommitted changes)')"
@@ -430,6 +520,9 @@ describe_machine() {
     fact os "$(awk -F= '$1 == "PRETTY_NAME" {gsub(/"/, "", $2); print $2}' /etc/os-release)"
     fact postgres "$(sql -c 'SHOW server_version')"
     fact wrk "$(wrk -v 2>&1 | awk 'NR == 1 {print $1, $2}')"
+    fact quiet_busy "$QUIET_BUSY"
+    fact clk_tck "$clk_tck"
+    fact ready_runs "$READY_RUNS"
     fact settings "DURATION=${DURATION}s ROUNDS=$ROUNDS CONNECTIONS=$CONNECTIONS SWEEP=\"$SWEEP\" POOL_SIZE=$POOL_SIZE SEED_ITEMS=$SEED_ITEMS"
 }
 
@@ -450,16 +543,18 @@ main() {
     describe_machine
 
     local started=$SECONDS
-    note "1/5 itemsd against pgbench (${CONNECTIONS} connections, $ROUNDS rounds)"
+    note "1/6 itemsd against pgbench (${CONNECTIONS} connections, $ROUNDS rounds)"
     bench_database
-    note "2/5 itemsd against the minimal hyper server"
+    note "2/6 itemsd against the minimal hyper server"
     bench_baseline
-    note "3/5 latency at $SWEEP connections, memory"
+    note "3/6 latency at $SWEEP connections, memory"
     bench_latency
-    note "4/5 exec to ready, binary size"
+    note "4/6 exec to ready, binary size"
     bench_startup
-    note "5/5 CloudWatch log shipping on against off"
+    note "5/6 CloudWatch log shipping on against off"
     bench_cloudwatch
+    note "6/6 per-request profile (perf stat)"
+    bench_profile
     fact bench_seconds $((SECONDS - started))
 
     python3 bench/report.py "$OUT" "$CHART" "$(dirname "${DOC:-$OUT/results.md}")" >"$OUT/results.md"
