@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Runs every test of the project: shell lint, the Rust unit and integration tests (each against
-# throwaway PostgreSQL clusters and a local AWS emulator the harness starts itself), the
-# Terraform suite, the systemd unit and Packer lints, the static release build, and the boot
-# test of the image recipe in systemd-nspawn. Installs what is missing first. Exits non-zero on
-# the first failure. (.ci/run adds the full-VM boot under qemu, which takes minutes.)
+# throwaway PostgreSQL clusters and a local AWS emulator the harness starts itself),
+# schemathesis against docs/openapi.yaml on a live server, the Terraform suite, the systemd
+# unit and Packer lints, the static release build, and the boot test of the image recipe in
+# systemd-nspawn. Installs what is missing first. Exits non-zero on the first failure.
+# (.ci/run adds the full-VM boot under qemu, which takes minutes.)
 #
 # Inputs (environment): CI (when "true", a missing tool is an error, never a skip).
 set -o errexit -o nounset -o pipefail
@@ -24,6 +25,9 @@ shellcheck -x "${shell_scripts[@]}"
 
 step "cargo test"
 cargo test --locked --all-targets
+
+step "API contract (schemathesis against docs/openapi.yaml)"
+ITEMSD_BINARY="${CARGO_TARGET_DIR:-target}/debug/itemsd" scripts/test-api-schema.sh
 
 step "terraform"
 scripts/test-terraform.sh

@@ -137,6 +137,15 @@ async fn items_are_created_listed_fetched_and_deleted() {
     let one = app.get(&format!("/api/items/{id}")).await;
     assert_eq!(one.status, 200);
     assert_eq!(one.json()["name"], "Widget");
+    // Percent-encoded digits are the same URL (RFC 3986).
+    let encoded: String = id
+        .to_string()
+        .bytes()
+        .map(|b| format!("%{b:02X}"))
+        .collect();
+    let same = app.get(&format!("/api/items/{encoded}")).await;
+    assert_eq!(same.status, 200, "/api/items/{encoded}");
+    assert_eq!(same.json()["name"], "Widget");
 
     let del = app
         .client
@@ -342,6 +351,17 @@ async fn bad_input_gets_a_clear_4xx_with_the_error_body() {
         (
             "POST",
             "/api/items",
+            &[
+                ("content-type", "application/json"),
+                ("content-encoding", "gzip"),
+            ],
+            br#"{"name":"a"}"#.to_vec(),
+            415,
+            "Content-Encoding is not supported",
+        ),
+        (
+            "POST",
+            "/api/items",
             &json,
             big.into_bytes(),
             413,
@@ -540,15 +560,17 @@ async fn beyond_the_concurrency_limit_requests_get_503_with_retry_after() {
         .await
         .expect("write");
     let rejected = app
-        .wait_for("/health", Duration::from_secs(5), |r| r.status == 503)
+        .wait_for("/", Duration::from_secs(5), |r| r.status == 503)
         .await;
     assert_eq!(rejected.header("retry-after"), Some("1"));
     rejected.error_message(503);
+    // Health checks are exempt: a saturated instance must not be taken for a dead one.
+    assert_eq!(app.get("/health").await.status, 200);
     holder.write_all(b":\"ok\"}").await.expect("finish body");
     let answer = common::client::read_until_close(&mut holder, Duration::from_secs(2)).await;
     assert_eq!(raw_status(&answer), 201, "{answer}");
     // The slot is free again.
-    app.wait_for("/health", Duration::from_secs(5), |r| r.status == 200)
+    app.wait_for("/", Duration::from_secs(5), |r| r.status == 200)
         .await;
 }
 

@@ -40,6 +40,18 @@ pub async fn read_json(
         )
         .closing());
     }
+    // A compressed body would be parsed as if it were plain JSON; refuse what is not decoded.
+    let encoding = req
+        .headers()
+        .get(header::CONTENT_ENCODING)
+        .map(|v| v.to_str().unwrap_or_default().trim().to_ascii_lowercase());
+    if encoding.is_some_and(|e| e != "identity") {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "Content-Encoding is not supported: send the body uncompressed",
+        )
+        .closing());
+    }
     let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)

@@ -125,15 +125,21 @@ pub async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Resp, I
     let request_id = request_id(req.headers());
     let (route, _) = Route::resolve(&path);
 
-    let result = match state.limiter.clone().try_acquire_owned() {
-        Err(_) => {
+    // `/health` is exempt from the limit: a saturated instance is still alive, and failing the
+    // load balancer's checks would have it replaced in the middle of a burst.
+    let permit = match route {
+        Route::Health => None,
+        _ => Some(state.limiter.clone().try_acquire_owned()),
+    };
+    let result = match permit {
+        Some(Err(_)) => {
             state
                 .metrics
                 .rejected_overload
                 .fetch_add(1, Ordering::Relaxed);
             Err(ApiError::overloaded())
         }
-        Ok(_permit) => {
+        Some(Ok(_)) | None => {
             state.metrics.in_flight.fetch_add(1, Ordering::Relaxed);
             let mut guard = InFlight {
                 state: &state,
@@ -206,7 +212,11 @@ async fn dispatch(state: &State, route: Route, req: Request<Incoming>) -> Result
         (Route::Items, false, &Method::POST) => items::create(state, req).await,
         (Route::Item, _, m) if is_get || m == Method::DELETE => {
             let (_, raw_id) = Route::resolve(req.uri().path());
-            let id = ItemRef::parse(raw_id.unwrap_or_default())?;
+            // `/api/items/%31` is the same URL as `/api/items/1` (RFC 3986 §6.2.2.2).
+            let raw_id = percent_encoding::percent_decode_str(raw_id.unwrap_or_default())
+                .decode_utf8()
+                .unwrap_or_default();
+            let id = ItemRef::parse(&raw_id)?;
             if is_get {
                 items::get(state, id).await
             } else {
