@@ -13,6 +13,9 @@ use crate::telemetry::log::Level;
 /// Largest pool anyone should configure: PostgreSQL's default `max_connections` is 100 and RDS
 /// small classes allow fewer, so a bigger value is a typo, not a plan.
 const MAX_POOL_CONNECTIONS: usize = 1000;
+/// Connections the request path shares by default: two keep both of a small instance's cores
+/// busy on the database side while each carries a pipeline (docs/PERFORMANCE.md).
+const DEFAULT_SHARED_CONNECTIONS: usize = 2;
 
 /// A configuration value that must never be printed: `Debug` and `Display` mask it.
 #[derive(Clone, Default, PartialEq, Eq)]
@@ -84,6 +87,10 @@ pub struct DbConfig {
     pub password: Secret,
     pub pool_min: usize,
     pub pool_max: usize,
+    /// Pool connections shared by concurrent requests, their statements pipelined
+    /// (`db::shared`); 0 gives each request a connection of its own. Below `pool_max`, so the
+    /// health probe and `/db` always find one.
+    pub shared_connections: usize,
     pub connect_timeout: Duration,
     pub statement_timeout: Duration,
     /// Longest a request waits for a pooled connection before it answers 503.
@@ -202,6 +209,17 @@ impl Config {
             ));
         }
 
+        let shared_connections = match env.get("DB_SHARED_CONNECTIONS") {
+            None => DEFAULT_SHARED_CONNECTIONS.min(pool_max - 1),
+            Some(_) => env.parse("DB_SHARED_CONNECTIONS", 0usize)?,
+        };
+        if shared_connections >= pool_max {
+            return Err(env.invalid(
+                "DB_SHARED_CONNECTIONS",
+                format!("must be below DB_POOL_MAX_CONN ({pool_max}): the health probe needs one"),
+            ));
+        }
+
         let idle_timeout = env.seconds("HTTP_IDLE_TIMEOUT_SECONDS", 75, 1..=3600)?;
         let max_concurrent_requests = env.parse("HTTP_MAX_CONCURRENT_REQUESTS", 1024usize)?;
         if max_concurrent_requests == 0 {
@@ -234,6 +252,7 @@ impl Config {
                 password: Secret::new(env.get("DB_PASSWORD").unwrap_or_default()),
                 pool_min,
                 pool_max,
+                shared_connections,
                 connect_timeout: env.seconds("DB_CONNECT_TIMEOUT_SECONDS", 5, 1..=120)?,
                 statement_timeout: env.millis("DB_STATEMENT_TIMEOUT_MS", 5000, 1..=600_000)?,
                 pool_wait_timeout: env.millis("DB_POOL_WAIT_TIMEOUT_MS", 2000, 1..=60_000)?,

@@ -14,12 +14,13 @@
 //!   ([`http::items`], [`http::info`], [`http::metrics`]), error mapping ([`http::error`]).
 //! - [`health`]: health as state, kept by a background database probe.
 //! - [`ops`]: the engineer's subcommands (`check`, `migrate`).
-//! - [`db`]: the pool, embedded migrations, one file per table. Knows nothing of HTTP.
+//! - [`db`]: the pool, the connections requests share (their statements pipelined), embedded
+//!   migrations, one file per table. Knows nothing of HTTP.
 //! - [`aws`]: one folder per AWS service (IMDSv2 identity, Secrets Manager credentials).
 //!   Knows nothing of HTTP.
 //! - [`telemetry`]: JSON log records and the metric registry.
-//! - [`config`], [`identity`], [`shutdown`], [`systemd`], [`domain`]: the ground floor. [`domain`] holds
-//!   validated inputs and knows nothing of HTTP, the database or AWS.
+//! - [`config`], [`identity`], [`shutdown`], [`systemd`], [`domain`], [`timefmt`]: the ground
+//!   floor. [`domain`] holds validated inputs and knows nothing of HTTP, the database or AWS.
 
 pub mod aws;
 pub mod cli;

@@ -151,6 +151,7 @@ impl Application {
         let state = Arc::new(State {
             instance_header: HeaderValue::from_str(&resolved.app.instance_id)?,
             app: resolved.app,
+            connections: db::Connections::new(pool.clone(), config.db.shared_connections),
             pool,
             health,
             metrics,
@@ -266,6 +267,7 @@ impl Application {
             // The last interval's figures (DESIGN §3 step 4), within the flush bound.
             let _ = tokio::time::timeout(FLUSH_TIMEOUT, publishing).await;
         }
+        state.connections.release();
         state.pool.close();
         logger.info("itemsd stopped").emit();
         // The flush blocks on a condition variable: keep it off the runtime's workers, which

@@ -629,14 +629,23 @@ async fn access_log_has_the_promised_fields_and_no_password() {
 
 #[tokio::test]
 async fn fifty_failing_writes_do_not_leak_connections() {
+    // Each request with a connection of its own, and with one shared connection.
+    for shared in [0, 1] {
+        fifty_failing_writes_then_one_that_works(shared).await;
+    }
+}
+
+async fn fifty_failing_writes_then_one_that_works(shared: usize) {
     // A pool of two and a short wait: one leaked connection per failure would exhaust it
     // after two failures, and the successful write would get 503 instead of 201.
+    let shared_setting = shared.to_string();
     let app = TestApp::spawn(
         pg::shared(),
         &[
             ("DB_POOL_MIN_CONN", "1"),
             ("DB_POOL_MAX_CONN", "2"),
             ("DB_POOL_WAIT_TIMEOUT_MS", "1000"),
+            ("DB_SHARED_CONNECTIONS", &shared_setting),
         ],
     )
     .await;
@@ -661,8 +670,8 @@ async fn fifty_failing_writes_do_not_leak_connections() {
     );
     let metrics = app.get("/metrics").await.text();
     assert!(
-        metrics.contains("db_pool_in_use 0"),
-        "every connection back in the pool:\n{metrics}"
+        metrics.contains(&format!("db_pool_in_use {shared}\n")),
+        "every connection back in the pool but the {shared} shared:\n{metrics}"
     );
 }
 

@@ -6,7 +6,13 @@ use crate::domain::{Item, NewItem, Page};
 
 use super::{DbError, Object};
 
-const COLUMNS: &str = "id, name, description, value, created_at, updated_at";
+/// The columns of [`Item`], in its field order; a macro so each statement is one literal,
+/// looked up in the statement cache without building its text per request.
+macro_rules! columns {
+    () => {
+        "id, name, description, value, created_at, updated_at"
+    };
+}
 
 fn item(row: &Row) -> Result<Item, DbError> {
     Ok(Item {
@@ -22,8 +28,10 @@ fn item(row: &Row) -> Result<Item, DbError> {
 /// Newest first; `id` breaks ties between items created in the same microsecond.
 pub async fn list(conn: &Object, page: Page) -> Result<Vec<Item>, DbError> {
     let stmt = conn
-        .prepare_cached(&format!(
-            "SELECT {COLUMNS} FROM items ORDER BY created_at DESC, id DESC LIMIT $1 OFFSET $2"
+        .prepare_cached(concat!(
+            "SELECT ",
+            columns!(),
+            " FROM items ORDER BY created_at DESC, id DESC LIMIT $1 OFFSET $2"
         ))
         .await?;
     let rows = conn.query(&stmt, &[&page.limit, &page.offset]).await?;
@@ -32,8 +40,9 @@ pub async fn list(conn: &Object, page: Page) -> Result<Vec<Item>, DbError> {
 
 pub async fn create(conn: &Object, new: &NewItem) -> Result<Item, DbError> {
     let stmt = conn
-        .prepare_cached(&format!(
-            "INSERT INTO items (name, description, value) VALUES ($1, $2, $3) RETURNING {COLUMNS}"
+        .prepare_cached(concat!(
+            "INSERT INTO items (name, description, value) VALUES ($1, $2, $3) RETURNING ",
+            columns!()
         ))
         .await?;
     let row = conn
@@ -44,7 +53,7 @@ pub async fn create(conn: &Object, new: &NewItem) -> Result<Item, DbError> {
 
 pub async fn get(conn: &Object, id: i32) -> Result<Option<Item>, DbError> {
     let stmt = conn
-        .prepare_cached(&format!("SELECT {COLUMNS} FROM items WHERE id = $1"))
+        .prepare_cached(concat!("SELECT ", columns!(), " FROM items WHERE id = $1"))
         .await?;
     conn.query_opt(&stmt, &[&id])
         .await?

@@ -7,8 +7,10 @@ pub mod info;
 pub mod items;
 pub mod migrations;
 pub mod pool;
+pub mod shared;
 
 pub use pool::{Object, Pool, PoolError};
+pub use shared::{Conn, Connections};
 
 /// A database operation that did not succeed.
 #[derive(Debug, thiserror::Error)]

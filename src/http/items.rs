@@ -25,7 +25,7 @@ pub async fn list(state: &State, query: Option<&str>) -> Result<Resp, ApiError> 
     let page = Page::from_query(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
     let items = state
         .bounded(async {
-            let conn = state.pool.get().await?;
+            let conn = state.connections.get().await?;
             db::items::list(&conn, page).await
         })
         .await?;
@@ -51,7 +51,7 @@ pub async fn create(state: &State, req: Request<Incoming>) -> Result<Resp, ApiEr
     let new = NewItem::from_json(&json)?;
     let item = state
         .bounded(async {
-            let conn = state.pool.get().await?;
+            let conn = state.connections.get().await?;
             db::items::create(&conn, &new).await
         })
         .await?;
@@ -74,7 +74,7 @@ pub async fn get(state: &State, id: ItemRef) -> Result<Resp, ApiError> {
     };
     let item = state
         .bounded(async {
-            let conn = state.pool.get().await?;
+            let conn = state.connections.get().await?;
             db::items::get(&conn, id).await
         })
         .await?
@@ -88,7 +88,7 @@ pub async fn delete(state: &State, id: ItemRef) -> Result<Resp, ApiError> {
     };
     let deleted = state
         .bounded(async {
-            let conn = state.pool.get().await?;
+            let conn = state.connections.get().await?;
             db::items::delete(&conn, id).await
         })
         .await?;

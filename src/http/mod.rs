@@ -18,7 +18,7 @@ use tokio::sync::Semaphore;
 
 use crate::aws::cloudwatch_logs::ShipperStats;
 use crate::aws::cloudwatch_metrics::PublisherStats;
-use crate::db::{DbError, Pool};
+use crate::db::{Connections, DbError, Pool};
 use crate::health::Health;
 use crate::identity::AppInfo;
 use crate::telemetry::log::Logger;
@@ -29,6 +29,8 @@ use error::ApiError;
 pub struct State {
     pub app: AppInfo,
     pub pool: Pool,
+    /// What the item routes run their statements on: shared, pipelined connections of `pool`.
+    pub connections: Connections,
     pub health: Arc<Health>,
     pub metrics: Arc<HttpMetrics>,
     pub logger: Logger,
