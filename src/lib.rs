@@ -35,3 +35,4 @@ pub mod shutdown;
 pub mod startup;
 pub mod systemd;
 pub mod telemetry;
+pub mod timefmt;

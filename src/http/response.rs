@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use super::error::ApiError;
 use crate::domain::Item;
+use crate::timefmt::{iso8601, Fraction};
 
 pub type Resp = Response<Full<Bytes>>;
 
@@ -66,7 +67,7 @@ pub struct ItemJson<'a> {
 
 impl<'a> From<&'a Item> for ItemJson<'a> {
     fn from(item: &'a Item) -> Self {
-        let iso = |t: &chrono::NaiveDateTime| t.format("%Y-%m-%dT%H:%M:%S%.6f").to_string();
+        let iso = |t: &chrono::NaiveDateTime| iso8601(t, Fraction::Micros, false);
         Self {
             id: item.id,
             name: &item.name,
@@ -80,7 +81,5 @@ impl<'a> From<&'a Item> for ItemJson<'a> {
 
 /// Now, as the original formatted `timestamp` fields.
 pub fn timestamp() -> String {
-    chrono::Utc::now()
-        .format("%Y-%m-%dT%H:%M:%S%.6fZ")
-        .to_string()
+    iso8601(&chrono::Utc::now().naive_utc(), Fraction::Micros, true)
 }

@@ -11,9 +11,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::Duration;
 
+use crate::timefmt::{self, Fraction};
+
 /// Bytes of log lines the stdout sink holds before it drops new ones: enough for tens of
 /// thousands of access-log lines while stdout (journald) is slow.
 const STDOUT_BUFFER_BYTES: usize = 8 * 1024 * 1024;
+/// How long the stdout writer lets lines gather after a write. Short enough that a line reaches
+/// journald (and a test reading stdout) without a noticeable delay.
+const STDOUT_LINGER: Duration = Duration::from_millis(5);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Level {
@@ -95,8 +100,8 @@ impl Logger {
         }
         let mut line = String::with_capacity(256);
         line.push_str("{\"timestamp\":\"");
-        let now = chrono::Utc::now();
-        let _ = write!(line, "{}", now.format("%Y-%m-%dT%H:%M:%S%.3fZ"));
+        let now = chrono::Utc::now().naive_utc();
+        timefmt::push_iso8601(&mut line, &now, Fraction::Millis, true);
         line.push_str("\",\"level\":\"");
         line.push_str(level.as_str());
         line.push_str("\",\"msg\":");
@@ -274,6 +279,9 @@ struct StdoutShared {
 struct StdoutState {
     pending: Vec<u8>,
     writing: bool,
+    /// Whether the writer sleeps on the condition variable, so a new line must wake it; while
+    /// it writes or lingers, lines are added without a wake-up (a system call each).
+    writer_waiting: bool,
 }
 
 impl StdoutSink {
@@ -308,10 +316,12 @@ impl StdoutShared {
                 while state.pending.is_empty() {
                     state.writing = false;
                     self.changed.notify_all();
+                    state.writer_waiting = true;
                     state = match self.changed.wait(state) {
                         Ok(s) => s,
                         Err(_) => return,
                     };
+                    state.writer_waiting = false;
                 }
                 state.writing = true;
                 std::mem::take(&mut state.pending)
@@ -321,11 +331,8 @@ impl StdoutShared {
             if dropped > 0 {
                 let mut line = String::new();
                 line.push_str("{\"timestamp\":\"");
-                let _ = write!(
-                    line,
-                    "{}",
-                    chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ")
-                );
+                let now = chrono::Utc::now().naive_utc();
+                timefmt::push_iso8601(&mut line, &now, Fraction::Millis, true);
                 let _ = writeln!(
                     line,
                     "\",\"level\":\"WARN\",\"msg\":\"log lines dropped: stdout too slow\",\"dropped\":{dropped}}}"
@@ -333,6 +340,10 @@ impl StdoutShared {
                 let _ = stdout.write_all(line.as_bytes());
             }
             let _ = stdout.flush();
+            // Under load, let lines gather rather than wake this thread for each one: a wake-up
+            // per access-log line was a context switch per request. Idle, the first line still
+            // wakes it at once.
+            std::thread::sleep(STDOUT_LINGER);
         }
     }
 }
@@ -346,11 +357,11 @@ impl LogSink for StdoutSink {
             self.shared.dropped.fetch_add(1, Ordering::Relaxed);
             return;
         }
-        let was_empty = state.pending.is_empty();
         state.pending.extend_from_slice(line.as_bytes());
         state.pending.push(b'\n');
+        let wake = state.writer_waiting;
         drop(state);
-        if was_empty {
+        if wake {
             self.shared.changed.notify_all();
         }
     }
