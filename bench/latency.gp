@@ -5,6 +5,7 @@ set terminal svg size 1100,480 dynamic font "sans,12" background "white"
 set output out
 set multiplot layout 1,2 title "itemsd: latency against connections (wrk / pgbench, closed loop)"
 set logscale xy
+set xrange [0.8:320]
 set xtics (1, 4, 16, 64, 256)
 set xlabel "connections"
 set ylabel "milliseconds"

@@ -11,7 +11,8 @@
 #      SELECT and the baseline's /health), charted; resident memory idle and under load.
 #   4. Exec-to-ready (bench/ready.py: fork+exec until sd_notify READY=1), the binary's size.
 #   5. CloudWatch log shipping on (to moto's server, every request's log line shipped and then
-#      counted in moto) against off, alternating, with itemsd's CPU per request.
+#      counted in moto) against off, alternating: throughput, and itemsd's CPU per request at
+#      fixed request rates (bench/paced.lua).
 #   6. Where the time goes: perf stat per request (CPU, context switches, system calls) of
 #      itemsd and the baseline under the same load (skipped where perf cannot count).
 #
@@ -35,6 +36,11 @@
 #   CHART           the latency chart, SVG (docs/performance-latency.svg)
 #   DOC             file whose generated section is replaced (docs/PERFORMANCE.md; empty: none)
 #   PORT_BASE       ports PORT_BASE+1..+4 are used (54400)
+#   CW_ROUNDS       rounds of the log shipping comparison (2)
+#   PACED_CONNECTIONS, PACED_ITEMS_RATE, PACED_HEALTH_RATE
+#                   the fixed-rate runs of the log shipping comparison: wrk connections (64) and
+#                   requests a second for GET /api/items (4000) and GET /health (10000), below
+#                   what itemsd serves with shipping on, so both modes do the same work
 #   QUIET_BUSY      before each run, wait until the machine is busy less than this percent of
 #                   one core (25) for half a second: other work on it skews every figure ...
 #   QUIET_WAIT      ... but for at most this many seconds (120), then measure anyway (the
@@ -66,12 +72,17 @@ DOC=${DOC-docs/PERFORMANCE.md}
 PORT_BASE=${PORT_BASE:-54400}
 QUIET_BUSY=${QUIET_BUSY:-25}
 QUIET_WAIT=${QUIET_WAIT:-120}
+CW_ROUNDS=${CW_ROUNDS:-2}
+PACED_CONNECTIONS=${PACED_CONNECTIONS:-64}
+PACED_ITEMS_RATE=${PACED_ITEMS_RATE:-4000}
+PACED_HEALTH_RATE=${PACED_HEALTH_RATE:-10000}
 
 readonly LOG_GROUP=itemsd-bench
 
 check_inputs() {
     local name
-    for name in DURATION ROUNDS CONNECTIONS POOL_SIZE SEED_ITEMS READY_RUNS PORT_BASE QUIET_BUSY QUIET_WAIT; do
+    for name in DURATION ROUNDS CONNECTIONS POOL_SIZE SEED_ITEMS READY_RUNS PORT_BASE QUIET_BUSY QUIET_WAIT \
+        CW_ROUNDS PACED_CONNECTIONS PACED_ITEMS_RATE PACED_HEALTH_RATE; do
         [[ "${!name}" =~ ^[1-9][0-9]*$ ]] || die "$name must be a positive integer, not '${!name}'"
     done
     [[ "$SWEEP" =~ ^[1-9][0-9]*( [1-9][0-9]*)*$ ]] || die "SWEEP must be connection counts separated by spaces, not '$SWEEP'"
@@ -269,16 +280,28 @@ fact() {
 }
 
 # run_wrk GROUP ROUND SYSTEM CONNS URL_PATH PORT SERVER_PID [LUA] [EXTRA_PID]
+#   LUA: bench/post.lua (POST) or "bench/paced.lua RATE" (GET at RATE requests a second).
 run_wrk() {
     local group=$1 round=$2 system=$3 conns=$4 path=$5 port=$6 spid=$7 lua=${8:-} xpid=${9:-}
-    local route="GET $path" file="$OUT/raw/$group-r$round-$system-c$conns.txt"
-    local -a args=(-t"$(wrk_threads "$conns")" -c"$conns" -d"${DURATION}s" --latency)
-    if [[ -n "$lua" ]]; then
+    local route="GET $path" file="$OUT/raw/$group-r$round-$system-c$conns.txt" threads rate
+    threads=$(wrk_threads "$conns")
+    local -a args=(-t"$threads" -c"$conns" -d"${DURATION}s" --latency) script_args=()
+    case "$lua" in
+    "") ;;
+    bench/post.lua)
         args+=(-s "$lua")
         route="POST $path"
-    fi
-    echo "wrk ${args[*]} http://127.0.0.1:PORT$path" >>"$OUT/commands.txt"
-    measure "$file" "$spid" "$xpid" -- wrk "${args[@]}" "http://127.0.0.1:$port$path"
+        ;;
+    "bench/paced.lua "*)
+        rate=${lua#* }
+        args+=(-s bench/paced.lua)
+        script_args=(-- $((rate / threads)))
+        route="GET $path at $rate/s"
+        ;;
+    *) die "run_wrk: unknown script $lua" ;;
+    esac
+    echo "wrk ${args[*]} http://127.0.0.1:PORT$path ${script_args[*]}" >>"$OUT/commands.txt"
+    measure "$file" "$spid" "$xpid" -- wrk "${args[@]}" "http://127.0.0.1:$port$path" "${script_args[@]}"
     parse_wrk "$file"
     record "$group" "$round" "$system" "$route" "$conns" "$file"
 }
@@ -403,33 +426,40 @@ bench_startup() {
     fi
 }
 
-# drain_log_buffer: waits (up to 60 s) until itemsd has shipped every buffered log line (the
-# buffer is empty and the count of shipped lines stopped moving: the last batch is counted when
-# CloudWatch accepted it); prints "seconds ticks": how long that took and itemsd's CPU ticks
-# since the end of the run.
+# drain_log_buffer: waits (up to 60 s) until itemsd has shipped the lines of the run: what is
+# buffered is less than 4 KiB (the access-log lines of these very polls wait there for the next
+# flush) and the count of shipped lines has not moved for a second (a batch is counted when
+# CloudWatch has accepted it). Prints "seconds ticks": how long that took and itemsd's CPU ticks since the end
+# of the run.
 drain_log_buffer() {
-    local started=$SECONDS buffered shipped previous=-1
-    while ((SECONDS - started < 60)); do
+    local started=$SECONDS buffered shipped previous=-1 still=0
+    while ((SECONDS - started < 60 && still < 2)); do
+        sleep 0.5
         read -r buffered shipped < <(curl -fs "http://127.0.0.1:$itemsd_port/metrics" | awk '
             $1 == "cloudwatch_logs_buffered_bytes" {b = $2} $1 == "cloudwatch_logs_events_shipped_total" {s = $2}
             END {print b + 0, s + 0}')
-        [[ "$buffered" != 0 || "$shipped" != "$previous" ]] || break
+        if ((buffered < 4096)) && [[ "$shipped" == "$previous" ]]; then
+            still=$((still + 1))
+        else
+            still=0
+        fi
         previous=$shipped
-        sleep 0.3
     done
     echo "$((SECONDS - started)) $(($(proc_ticks "$server_pid") - m_server_ticks))"
 }
 
-# 5. Log shipping to CloudWatch Logs (moto) on against off, a fresh process per run. Each "on"
-#    process ships to its own stream, counted in moto after SIGTERM has flushed the buffer.
+# 5. Log shipping to CloudWatch Logs (moto) on against off, CW_ROUNDS rounds, the order reversed
+#    every other round, a fresh process each: GET /api/items as fast as it goes (throughput on
+#    against off), then GET /api/items and GET /health at fixed rates (itemsd's CPU a request
+#    on against off at the same work). Each "on" process ships to its own stream; the lines are
+#    counted in moto after SIGTERM has flushed the buffer.
 bench_cloudwatch() {
-    local round mode route stream counts
-    local -a aws
-    local -A paths=([items]="/api/items?limit=10" [health]=/health)
+    local round mode stream counts
+    local -a aws order
     read -r -a aws <<<"$(aws_env)"
     start_moto
-    for round in $(seq "$ROUNDS"); do
-        local -a order=(off on)
+    for round in $(seq "$CW_ROUNDS"); do
+        order=(off on)
         ((round % 2)) || order=(on off)
         for mode in "${order[@]}"; do
             stream="round-$round"
@@ -438,30 +468,35 @@ bench_cloudwatch() {
             else
                 start_itemsd
             fi
-            for route in items health; do
-                run_wrk "cloudwatch-$route" "$round" "logs-$mode" "$CONNECTIONS" "${paths[$route]}" "$itemsd_port" "$server_pid" "" "$moto_pid"
-                if [[ "$mode" == on ]]; then
-                    fact "wrk_requests_r${round}_$route" "$p_requests"
-                    # The lines of this run still in the buffer are shipped after wrk stops:
-                    # count itemsd's CPU until the buffer is empty as part of this run's cost.
-                    fact "drain_r${round}_$route" "$(drain_log_buffer)"
-                fi
-            done
+            run_shipping items "$round" "$mode" "$CONNECTIONS" "/api/items?limit=10" ""
+            run_shipping paced-items "$round" "$mode" "$PACED_CONNECTIONS" "/api/items?limit=10" "bench/paced.lua $PACED_ITEMS_RATE"
+            run_shipping paced-health "$round" "$mode" "$PACED_CONNECTIONS" /health "bench/paced.lua $PACED_HEALTH_RATE"
             if [[ "$mode" == on ]]; then
                 fact "itemsd_counters_r$round" "$(curl -fs "http://127.0.0.1:$itemsd_port/metrics" |
                     awk '$1 ~ /^cloudwatch_logs_events_(shipped|dropped)_total/ {printf "%s=%s ", $1, $2}')"
             fi
             stop_itemsd # SIGTERM flushes what is left of the buffer
             if [[ "$mode" == on ]]; then
-                for route in items health; do
-                    counts=$(env "${aws[@]}" "$VENV/bin/python" bench/count-log-events.py "$LOG_GROUP" "$stream" "${paths[$route]%%\?*}") ||
-                        die "counting the log events in moto failed"
-                    fact "moto_events_r${round}_$route" "$counts"
-                done
+                counts=$(env "${aws[@]}" "$VENV/bin/python" bench/count-log-events.py "$LOG_GROUP" "$stream" /api/items /health) ||
+                    die "counting the log events in moto failed"
+                fact "moto_events_r$round" "$counts"
             fi
         done
     done
     stop_moto
+}
+
+# run_shipping NAME ROUND MODE CONNS PATH LUA: one run of the log shipping comparison; with
+# shipping on, waits for the buffer to drain and records the wrk count and the drain's cost.
+run_shipping() {
+    local name=$1 round=$2 mode=$3
+    run_wrk "cloudwatch-$name" "$round" "logs-$mode" "$4" "$5" "$itemsd_port" "$server_pid" "$6" "$moto_pid"
+    if [[ "$mode" == on ]]; then
+        fact "wrk_requests_r${round}_$name" "$p_requests"
+        # The lines of this run still in the buffer are shipped after wrk stops: itemsd's CPU
+        # until the buffer is empty is part of this run's cost.
+        fact "drain_r${round}_$name" "$(drain_log_buffer)"
+    fi
 }
 
 # profile_run NAME PID PORT PATH: perf stat on PID while wrk loads PATH; a fact "profile_NAME"
@@ -523,7 +558,7 @@ describe_machine() {
     fact quiet_busy "$QUIET_BUSY"
     fact clk_tck "$clk_tck"
     fact ready_runs "$READY_RUNS"
-    fact settings "DURATION=${DURATION}s ROUNDS=$ROUNDS CONNECTIONS=$CONNECTIONS SWEEP=\"$SWEEP\" POOL_SIZE=$POOL_SIZE SEED_ITEMS=$SEED_ITEMS"
+    fact settings "DURATION=${DURATION}s ROUNDS=$ROUNDS CONNECTIONS=$CONNECTIONS SWEEP=\"$SWEEP\" POOL_SIZE=$POOL_SIZE SEED_ITEMS=$SEED_ITEMS CW_ROUNDS=$CW_ROUNDS PACED_CONNECTIONS=$PACED_CONNECTIONS PACED_ITEMS_RATE=$PACED_ITEMS_RATE PACED_HEALTH_RATE=$PACED_HEALTH_RATE"
 }
 
 main() {
