@@ -17,15 +17,16 @@ note() {
     echo "${0##*/}: $*" >&2
 }
 
-# bench_ports BASE: PostgreSQL on BASE+1, itemsd BASE+2, the baseline BASE+3, moto BASE+4;
-# fails when one is taken.
+# bench_ports BASE: PostgreSQL on BASE+1, itemsd BASE+2, the baseline BASE+3, moto BASE+4, a
+# second itemsd BASE+5; fails when one is taken.
 bench_ports() {
     pg_port=$(($1 + 1))
     itemsd_port=$(($1 + 2))
     baseline_port=$(($1 + 3))
     moto_port=$(($1 + 4))
+    variant_port=$(($1 + 5))
     local port
-    for port in "$pg_port" "$itemsd_port" "$baseline_port" "$moto_port"; do
+    for port in "$pg_port" "$itemsd_port" "$baseline_port" "$moto_port" "$variant_port"; do
         if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
             die "port $port is in use (set PORT_BASE)"
         fi

@@ -4,8 +4,9 @@
 #
 #   1. GET /api/items?limit=10 and POST /api/items against the database's own limit: pgbench
 #      running itemsd's exact statements (bench/pgbench/*.sql, -M prepared) over as many
-#      connections as wrk opens; and against the minimal hyper + deadpool-postgres server of
-#      bench/baseline doing the same; in turn, the order reversed every other round.
+#      connections as wrk opens; against the minimal hyper + deadpool-postgres server of
+#      bench/baseline doing the same; and against itemsd with ITEMSD_VARIANT (a connection per
+#      request); in turn, the order reversed every other round.
 #   2. GET / and GET /health against the minimal hyper server (bench/baseline), alternating.
 #   3. p50/p99 latency at 1, 16, 64 and 256 connections (itemsd's three main routes, pgbench's
 #      SELECT and the baseline's /health), charted; resident memory idle and under load.
@@ -35,7 +36,9 @@
 #   OUT             results and raw outputs (.tmp/bench)
 #   CHART           the latency chart, SVG (docs/performance-latency.svg)
 #   DOC             file whose generated section is replaced (docs/PERFORMANCE.md; empty: none)
-#   PORT_BASE       ports PORT_BASE+1..+4 are used (54400)
+#   ITEMSD_VARIANT  VAR=value words for a second itemsd in the database comparison
+#                   ("DB_SHARED_CONNECTIONS=0": a connection of its own per request; empty: none)
+#   PORT_BASE       ports PORT_BASE+1..+5 are used (54400)
 #   CW_ROUNDS       rounds of the log shipping comparison (2)
 #   PACED_CONNECTIONS, PACED_ITEMS_RATE, PACED_HEALTH_RATE
 #                   the fixed-rate runs of the log shipping comparison: wrk connections (64) and
@@ -70,6 +73,7 @@ OUT=${OUT:-.tmp/bench}
 CHART=${CHART:-docs/performance-latency.svg}
 DOC=${DOC-docs/PERFORMANCE.md}
 PORT_BASE=${PORT_BASE:-54400}
+ITEMSD_VARIANT=${ITEMSD_VARIANT-DB_SHARED_CONNECTIONS=0}
 QUIET_BUSY=${QUIET_BUSY:-25}
 QUIET_WAIT=${QUIET_WAIT:-120}
 CW_ROUNDS=${CW_ROUNDS:-2}
@@ -87,7 +91,9 @@ check_inputs() {
     done
     [[ "$SWEEP" =~ ^[1-9][0-9]*( [1-9][0-9]*)*$ ]] || die "SWEEP must be connection counts separated by spaces, not '$SWEEP'"
     ((POOL_SIZE <= 1000)) || die "POOL_SIZE must be at most 1000 (itemsd's bound)"
-    ((PORT_BASE + 4 < 65536)) || die "PORT_BASE must leave room for 4 ports"
+    ((PORT_BASE + 5 < 65536)) || die "PORT_BASE must leave room for 5 ports"
+    [[ -z "$ITEMSD_VARIANT" || "$ITEMSD_VARIANT" =~ ^[A-Z_][A-Z0-9_]*=[^\ ]*(\ [A-Z_][A-Z0-9_]*=[^\ ]*)*$ ]] ||
+        die "ITEMSD_VARIANT must be VAR=value words, not '$ITEMSD_VARIANT'"
     [[ -z "$ITEMSD_BINARY" || -x "$ITEMSD_BINARY" ]] || die "ITEMSD_BINARY=$ITEMSD_BINARY is not an executable"
     [[ -z "$BASELINE_BINARY" || -x "$BASELINE_BINARY" ]] || die "BASELINE_BINARY=$BASELINE_BINARY is not an executable"
     [[ "$CHART" == *.svg ]] || die "CHART must name an .svg file"
@@ -336,21 +342,47 @@ run_db_system() {
     fi
     case "$system" in
     itemsd) run_wrk "$group" "$round" itemsd "$CONNECTIONS" "$path" "$itemsd_port" "$server_pid" "$lua" ;;
+    variant) run_wrk "$group" "$round" variant "$CONNECTIONS" "$path" "$variant_port" "$variant_pid" "$lua" ;;
     baseline) run_wrk "$group" "$round" baseline "$CONNECTIONS" "$path" "$baseline_port" "$baseline_pid" "$lua" ;;
     pgbench) run_pgbench "$group" "$round" "$script" "$CONNECTIONS" ;;
     esac
 }
 
-# 1. itemsd, the minimal server and pgbench in turn, the order reversed every other round.
+variant_pid=
+
+# start_variant: a second itemsd with ITEMSD_VARIANT's variables, on its own port.
+start_variant() {
+    local -a extra
+    read -r -a extra <<<"$ITEMSD_VARIANT"
+    env -i PATH="$PATH" "${itemsd_env[@]}" "${extra[@]}" "APPLICATION_PORT=$variant_port" \
+        "$ITEMSD_BINARY" >/dev/null 2>>"$OUT/itemsd.stderr" &
+    variant_pid=$!
+    bench_pids+=("$variant_pid")
+    wait_for_http "http://127.0.0.1:$variant_port/health" "$variant_pid" ||
+        die "itemsd with $ITEMSD_VARIANT did not answer /health; see $OUT/itemsd.stderr"
+}
+
+# 1. itemsd, its variant, the minimal server and pgbench in turn, the order reversed every
+#    other round.
 bench_database() {
     local group round system
-    local -a order
+    local -a systems=(itemsd) order
+    local i
     start_itemsd
+    if [[ -n "$ITEMSD_VARIANT" ]]; then
+        start_variant
+        systems+=(variant)
+    fi
+    systems+=(baseline pgbench)
     start_baseline
     for group in db-select db-insert; do
         for round in $(seq "$ROUNDS"); do
-            order=(itemsd baseline pgbench)
-            ((round % 2)) || order=(pgbench baseline itemsd)
+            order=("${systems[@]}")
+            if ((round % 2 == 0)); then
+                for ((i = 0; i < ${#systems[@]}; i++)); do
+                    order[i]=${systems[${#systems[@]} - 1 - i]}
+                done
+            fi
             for system in "${order[@]}"; do
                 run_db_system "$group" "$round" "$system"
             done
@@ -358,6 +390,10 @@ bench_database() {
     done
     fact rows_after_inserts "$(sql -c 'SELECT count(*) FROM items')"
     stop_itemsd
+    if [[ -n "$variant_pid" ]]; then
+        stop_process "$variant_pid"
+        variant_pid=
+    fi
     seed_items
 }
 
@@ -558,6 +594,7 @@ describe_machine() {
     fact quiet_busy "$QUIET_BUSY"
     fact clk_tck "$clk_tck"
     fact ready_runs "$READY_RUNS"
+    fact variant "$ITEMSD_VARIANT"
     fact settings "DURATION=${DURATION}s ROUNDS=$ROUNDS CONNECTIONS=$CONNECTIONS SWEEP=\"$SWEEP\" POOL_SIZE=$POOL_SIZE SEED_ITEMS=$SEED_ITEMS CW_ROUNDS=$CW_ROUNDS PACED_CONNECTIONS=$PACED_CONNECTIONS PACED_ITEMS_RATE=$PACED_ITEMS_RATE PACED_HEALTH_RATE=$PACED_HEALTH_RATE"
 }
 
