@@ -406,12 +406,14 @@ def soak(out):
     warm_i = next(i for i, r in enumerate(rows) if r["seconds"] >= warmup)
     last = rows[-1]
     after = rows[warm_i:]
-    # Leak test: the peak of the last third of the samples after the warm-up against the peak
-    # of the first third (peaks, not single samples: the allocator and the log buffer move
-    # resident memory up and down by a few MiB between samples).
+    # Leak test: the median of the last third of the samples after the warm-up against the
+    # median of the first third (medians, not single samples: the allocator, and the shipping
+    # buffer and batches when shipping, move resident memory by several MiB between samples).
     third = max(1, len(after) // 3)
     early, late = after[:third], after[-third:]
-    rss_growth = max(r["rss_kb"] for r in late) - max(r["rss_kb"] for r in early)
+    rss_early = statistics.median(r["rss_kb"] for r in early)
+    rss_late = statistics.median(r["rss_kb"] for r in late)
+    rss_growth = rss_late - rss_early
     fd_growth = max(r["fds"] for r in late) - max(r["fds"] for r in early)
     # Least-squares slope of VmRSS after the warm-up, KiB a minute.
     n = len(after)
@@ -447,9 +449,11 @@ def soak(out):
     p("")
     p(f"Verdict after the warm-up ({warmup} s), {len(after)} samples:")
     p("")
-    p(f'- resident memory: peak {max(r["rss_kb"] for r in early) / 1024:.1f} MiB in {span(early)}, '
-      f'{max(r["rss_kb"] for r in late) / 1024:.1f} MiB in {span(late)}, {last["rss_kb"] / 1024:.1f} MiB at the end '
-      f'(growth {rss_growth} KiB, tolerance {rss_tol} KiB; least-squares trend after the warm-up '
+    p(f'- resident memory: median {rss_early / 1024:.1f} MiB in {span(early)} (range '
+      f'{min(r["rss_kb"] for r in early) / 1024:.1f}-{max(r["rss_kb"] for r in early) / 1024:.1f}), '
+      f'{rss_late / 1024:.1f} MiB in {span(late)} (range {min(r["rss_kb"] for r in late) / 1024:.1f}-'
+      f'{max(r["rss_kb"] for r in late) / 1024:.1f}), {last["rss_kb"] / 1024:.1f} MiB at the end '
+      f'(growth {rss_growth:.0f} KiB, tolerance {rss_tol} KiB; least-squares trend after the warm-up '
       f'{slope:+.1f} KiB a minute): **{"flat" if rss_growth <= rss_tol else "NOT flat"}**')
     p(f'- open file descriptors: at most {max(r["fds"] for r in early)} in {span(early)}, '
       f'{max(r["fds"] for r in late)} in {span(late)}, {last["fds"]} at the end '

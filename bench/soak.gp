@@ -1,9 +1,10 @@
 # The soak chart of bench/soak.sh: itemsd's resident memory and open descriptors over the run.
-# Usage: gnuplot -e "data='.tmp/bench/soak/soak.dat'; out='docs/performance-soak.svg'" bench/soak.gp
+# Usage: gnuplot -e "data='soak.dat'; out='docs/performance-soak.svg'; label='stdout only'" bench/soak.gp
 # The data (written by bench/soak.sh): seconds, VmRSS MiB, open descriptors.
 set terminal svg size 900,380 dynamic font "sans,12" background "white"
 set output out
-set title "itemsd under the soak's mixed load"
+if (!exists("label")) label = "access log to stdout only"
+set title sprintf("itemsd under the soak's mixed load (%s)", label)
 set xlabel "seconds"
 set ylabel "resident memory, MiB"
 set y2label "open file descriptors"
