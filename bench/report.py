@@ -158,7 +158,7 @@ def results(out, chart, doc_dir):
     sweep_max = max(sweep, default=0)
     conns = settings.split("CONNECTIONS=")[1].split()[0] if "CONNECTIONS=" in settings else "?"
 
-    p(f'Run of {facts.get("date", "?")}, itemsd at commit {facts.get("commit", "?")}'
+    p(f'Run of {facts.get("date", "?")}, repository at commit {facts.get("commit", "?")}'
       + (f' (binary: {facts["binary_version"]})' if "binary_version" in facts else "") + ".")
     p("")
     p(f'Machine: {facts.get("nproc")} virtual cores, {facts.get("cpu")}, {facts.get("memory")} RAM, '
@@ -430,7 +430,8 @@ def soak(out):
 
     o = []
     p = o.append
-    p(f'Soak of {facts.get("date")}, itemsd at commit {facts.get("commit")}; {facts.get("machine")}.')
+    p(f'Soak of {facts.get("date")}, repository at commit {facts.get("commit")}'
+      + (f' (binary: {facts["binary_version"]})' if "binary_version" in facts else "") + f'; {facts.get("machine")}.')
     p("")
     p(f'Settings: {facts.get("settings")}. Load: {facts.get("wrk")}; answers by status: '
       f'{facts.get("statuses", "?")}.')

@@ -163,6 +163,10 @@ main() {
     start_itemsd "${extra[@]}"
     fact date "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
     fact commit "$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src Cargo.toml Cargo.lock 2>/dev/null || echo ' (with uncommitted changes)')"
+    if [[ -f "$OUT/bin/itemsd.version.json" ]]; then
+        fact binary_version "$(python3 -c 'import json,sys; v=json.load(open(sys.argv[1])); print(v["version"], v["git_commit"], v["rustc"])' \
+            "$OUT/bin/itemsd.version.json")"
+    fi
     fact machine "$(nproc) cores, $(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo), $(uname -sr)"
     fact settings "DURATION=${DURATION}s INTERVAL=${INTERVAL}s WARMUP=${WARMUP}s CONNECTIONS=$CONNECTIONS CLOUDWATCH=$CLOUDWATCH POOL_SIZE=$POOL_SIZE SEED_ITEMS=$SEED_ITEMS"
     fact tolerance "$RSS_TOLERANCE_KB $FD_TOLERANCE $WARMUP"
