@@ -33,6 +33,9 @@
 #   ITEMSD_BINARY   the static release binary (default: packaging/build-release.sh, then
 #                   dist/x86_64-unknown-linux-musl/itemsd)
 #   BASELINE_BINARY the baseline server (default: cargo build --release of bench/baseline)
+#   BASELINE_MUSL_BINARY  the baseline built like itemsd, static musl with mimalloc, for the
+#                   profile (default: built when the musl target and musl-gcc are there;
+#                   "skip": none)
 #   OUT             results and raw outputs (.tmp/bench)
 #   CHART           the latency chart, SVG (docs/performance-latency.svg)
 #   DOC             file whose generated section is replaced (docs/PERFORMANCE.md; empty: none)
@@ -69,6 +72,7 @@ SEED_ITEMS=${SEED_ITEMS:-1000}
 READY_RUNS=${READY_RUNS:-15}
 ITEMSD_BINARY=${ITEMSD_BINARY:-}
 BASELINE_BINARY=${BASELINE_BINARY:-}
+BASELINE_MUSL_BINARY=${BASELINE_MUSL_BINARY:-}
 OUT=${OUT:-.tmp/bench}
 CHART=${CHART:-docs/performance-latency.svg}
 DOC=${DOC-docs/PERFORMANCE.md}
@@ -96,6 +100,8 @@ check_inputs() {
         die "ITEMSD_VARIANT must be VAR=value words, not '$ITEMSD_VARIANT'"
     [[ -z "$ITEMSD_BINARY" || -x "$ITEMSD_BINARY" ]] || die "ITEMSD_BINARY=$ITEMSD_BINARY is not an executable"
     [[ -z "$BASELINE_BINARY" || -x "$BASELINE_BINARY" ]] || die "BASELINE_BINARY=$BASELINE_BINARY is not an executable"
+    [[ -z "$BASELINE_MUSL_BINARY" || "$BASELINE_MUSL_BINARY" == skip || -x "$BASELINE_MUSL_BINARY" ]] ||
+        die "BASELINE_MUSL_BINARY=$BASELINE_MUSL_BINARY is not an executable (or skip)"
     [[ "$CHART" == *.svg ]] || die "CHART must name an .svg file"
     [[ -z "$DOC" || -f "$DOC" ]] || die "DOC=$DOC does not exist (empty DOC skips updating it)"
 }
@@ -127,14 +133,30 @@ build_binaries() {
             die "building bench/baseline failed; see $OUT/build-baseline.log"
         BASELINE_BINARY=.tmp/bench/baseline-target/release/itemsd-bench-baseline
     fi
+    if [[ -z "$BASELINE_MUSL_BINARY" ]]; then
+        if ! command -v musl-gcc >/dev/null || ! rustup target list --installed 2>/dev/null | grep -qx x86_64-unknown-linux-musl; then
+            note "no musl-gcc or no x86_64-unknown-linux-musl target: the baseline is not built like itemsd (packaging/install-build-deps.sh)"
+            BASELINE_MUSL_BINARY=skip
+            return
+        fi
+        note "building the baseline like itemsd: static musl, mimalloc"
+        # As packaging/build-release.sh does for itemsd.
+        CC_x86_64_unknown_linux_musl=musl-gcc \
+            CARGO_TARGET_X86_64_UNKNOWN_LINUX_MUSL_RUSTFLAGS="-C target-feature=+crt-static -C relocation-model=static" \
+            cargo build --release --locked --quiet --manifest-path bench/baseline/Cargo.toml \
+            --target x86_64-unknown-linux-musl --features mimalloc \
+            --target-dir .tmp/bench/baseline-target >"$OUT/build-baseline-musl.log" 2>&1 ||
+            die "building bench/baseline for musl failed; see $OUT/build-baseline-musl.log"
+        BASELINE_MUSL_BINARY=.tmp/bench/baseline-target/x86_64-unknown-linux-musl/release/itemsd-bench-baseline
+    fi
 }
 
 baseline_pid=
 
-# start_baseline: the minimal server, with the same database and pool bound as itemsd.
+# start_baseline [BINARY]: the minimal server, with the same database and pool bound as itemsd.
 start_baseline() {
     env -i PATH="$PATH" DB_HOST=127.0.0.1 "DB_PORT=$pg_port" DB_NAME=appdb DB_USER=postgres \
-        "DB_POOL_MAX_CONN=$POOL_SIZE" "$BASELINE_BINARY" "$baseline_port" >/dev/null 2>&1 &
+        "DB_POOL_MAX_CONN=$POOL_SIZE" "${1:-$BASELINE_BINARY}" "$baseline_port" >/dev/null 2>&1 &
     baseline_pid=$!
     bench_pids+=("$baseline_pid")
     wait_for_http "http://127.0.0.1:$baseline_port/health" "$baseline_pid" || die "the baseline did not answer /health"
@@ -559,8 +581,8 @@ readonly PROFILE_EVENTS=task-clock,context-switches,raw_syscalls:sys_enter,sysca
 
 # 6. Where the time goes, per request: perf stat on the server process (CPU time, context
 #    switches, system calls) while wrk loads it: itemsd as measured, itemsd without its access
-#    log (LOG_LEVEL=WARN), and the minimal server, on GET /health and GET /api/items. Skipped
-#    when perf cannot count here.
+#    log (LOG_LEVEL=WARN), the minimal server, and the minimal server built like itemsd (static
+#    musl, mimalloc), on GET /health and GET /api/items. Skipped when perf cannot count here.
 bench_profile() {
     local variant
     if ! perf stat -e "$PROFILE_EVENTS" -o /dev/null -- true >/dev/null 2>&1; then
@@ -579,6 +601,13 @@ bench_profile() {
     profile_run baseline-items "$baseline_pid" "$baseline_port" "/api/items?limit=10"
     stop_process "$baseline_pid"
     baseline_pid=
+    if [[ "$BASELINE_MUSL_BINARY" != skip ]]; then
+        start_baseline "$BASELINE_MUSL_BINARY"
+        profile_run baseline_musl-health "$baseline_pid" "$baseline_port" /health
+        profile_run baseline_musl-items "$baseline_pid" "$baseline_port" "/api/items?limit=10"
+        stop_process "$baseline_pid"
+        baseline_pid=
+    fi
 }
 
 describe_machine() {

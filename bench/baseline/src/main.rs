@@ -27,6 +27,10 @@ use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
 use tokio_postgres::{NoTls, Row};
 
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const COLUMNS: &str = "id, name, description, value, created_at, updated_at";
 
 #[derive(Serialize)]
