@@ -305,6 +305,31 @@ def results(out, chart, doc_dir):
           f"**{paired(group, 'itemsd', 'baseline')}** (of the means {pct(it, bl):.1f} %).")
         p("")
 
+    # --- CPU a request ---------------------------------------------------------------------
+    p("### CPU a request")
+    p("")
+    p("Each run's CPU columns divided by its rate, averaged over the rounds: microseconds of CPU "
+      "a request (the load generator's include reading the answers; \"interrupts\" is the "
+      "kernel's loopback work, both hops):")
+    p("")
+    p("| comparison | what | req/s (tps) | load generator µs | server µs | PostgreSQL µs | interrupts µs | together µs |")
+    p("|---|---|---|---|---|---|---|---|")
+    labels = {"db-select": "GET /api/items?limit=10 (SELECT)", "db-insert": "POST /api/items (INSERT)",
+              "baseline-root": "GET /", "baseline-health": "GET /health"}
+    for group, label in labels.items():
+        for system in ("itemsd", "variant", "baseline", "pgbench"):
+            rows = pick(runs, group, system)
+            if not rows:
+                continue
+
+            def per(key, rows=rows):
+                return statistics.mean(r[key] / 100 / r["rps"] * 1e6 for r in rows if r["rps"])
+            load_us, server_us, pg_us, irq_us = (per(k) for k in ("cpu_load", "cpu_server", "cpu_pg", "cpu_irq"))
+            p(f"| {label} | {names.get(system, system)} | {mean_rps(rows):,.0f} | {load_us:.1f} | "
+              f"{'-' if system == 'pgbench' else f'{server_us:.1f}'} | {pg_us:.1f} | {irq_us:.1f} | "
+              f"{load_us + server_us + pg_us + irq_us:.1f} |")
+    p("")
+
     # --- latency sweep ----------------------------------------------------------------------
     p("### Latency against connections")
     p("")
