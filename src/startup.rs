@@ -151,8 +151,7 @@ impl Application {
         let state = Arc::new(State {
             instance_header: HeaderValue::from_str(&resolved.app.instance_id)?,
             app: resolved.app,
-            connections: db::Connections::new(pool.clone(), config.db.shared_connections),
-            pool,
+            connections: db::Connections::new(pool, config.db.shared_connections),
             health,
             metrics,
             logger,
@@ -191,7 +190,7 @@ impl Application {
         let logger = state.logger.clone();
         let (stop_probe, probe_stopped) = watch::channel(false);
         let probe = tokio::spawn(health::run_probe(
-            state.pool.clone(),
+            state.connections.pool().clone(),
             Arc::clone(&state.health),
             logger.clone(),
             config.health.probe_interval,
@@ -268,7 +267,7 @@ impl Application {
             let _ = tokio::time::timeout(FLUSH_TIMEOUT, publishing).await;
         }
         state.connections.release();
-        state.pool.close();
+        state.connections.pool().close();
         logger.info("itemsd stopped").emit();
         // The flush blocks on a condition variable: keep it off the runtime's workers, which
         // the shipper needs to send.

@@ -35,18 +35,14 @@ fn start_itemsd(env: Vec<(&'static str, String)>) -> Process {
     Process::spawn(itemsd(&env))
 }
 
-fn is_2xx(o: &Outcome) -> bool {
-    o.status().is_some_and(|s| (200..300).contains(&s))
-}
-
 /// A 503 in the API's error shape.
 fn is_unavailable(o: &Outcome) -> bool {
-    let body = if o.status() == Some(503) {
-        o.json()
-    } else {
-        return false;
-    };
-    body["error"] == "Service Unavailable" && body["status"] == 503 && body["message"].is_string()
+    o.status() == Some(503) && {
+        let body = o.json();
+        body["error"] == "Service Unavailable"
+            && body["status"] == 503
+            && body["message"].is_string()
+    }
 }
 
 fn percentile(outcomes: &[&Outcome], p: f64) -> Duration {
@@ -93,7 +89,7 @@ async fn database_stopped_under_load_answers_503_in_time_and_recovers() {
     load.wait_answered(200, Duration::from_secs(60)).await;
     let outcomes = load.stop().await;
 
-    let odd = load::failures(&outcomes, |o| is_2xx(o) || is_unavailable(o));
+    let odd = load::failures(&outcomes, |o| o.succeeded() || is_unavailable(o));
     assert!(
         odd.is_empty(),
         "neither 2xx nor a 503 error body:\n{}",
@@ -111,7 +107,7 @@ async fn database_stopped_under_load_answers_503_in_time_and_recovers() {
         .filter(|o| o.at >= stopped && o.at + o.latency <= starting)
         .collect();
     assert!(!during.is_empty(), "the outage carried load");
-    let served = during.iter().filter(|o| is_2xx(o)).count();
+    let served = during.iter().filter(|o| o.succeeded()).count();
     assert_eq!(served, 0, "answered 2xx while PostgreSQL was stopped");
 
     // Within seconds of PostgreSQL's return, and for good: nothing fails a second later.
@@ -121,7 +117,7 @@ async fn database_stopped_under_load_answers_503_in_time_and_recovers() {
         "items back {back_after:?} after PostgreSQL"
     );
     let settled = recovered + Duration::from_secs(1);
-    let late = load::failures(&outcomes, |o| o.at < settled || is_2xx(o));
+    let late = load::failures(&outcomes, |o| o.at < settled || o.succeeded());
     assert!(
         late.is_empty(),
         "failures after recovery:\n{}",
@@ -142,11 +138,11 @@ async fn database_stopped_under_load_answers_503_in_time_and_recovers() {
 
 const GROUP: &str = "/itemsd/faults";
 
-/// The request ids of the access-log lines that reached CloudWatch Logs.
-fn shipped_request_ids(moto: &Moto) -> HashSet<String> {
-    moto.log_messages(GROUP, "i-faults")
-        .iter()
-        .filter_map(|m| serde_json::from_str::<serde_json::Value>(m).ok())
+/// The request ids of the access-log lines among `lines` (JSON log lines).
+fn request_ids<'a>(lines: impl IntoIterator<Item = &'a str>) -> HashSet<String> {
+    lines
+        .into_iter()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
         .filter(|v| v["msg"] == "request completed")
         .filter_map(|v| v["request_id"].as_str().map(str::to_owned))
         .collect()
@@ -185,7 +181,7 @@ async fn aws_emulator_frozen_under_load_slows_no_request_and_loses_no_log_line()
         0
     );
 
-    let failed = load::failures(&outcomes, is_2xx);
+    let failed = load::failures(&outcomes, Outcome::succeeded);
     assert!(failed.is_empty(), "requests failed:\n{}", failed.join("\n"));
     let before: Vec<&Outcome> = outcomes.iter().filter(|o| o.at < frozen).collect();
     let during: Vec<&Outcome> = outcomes
@@ -213,20 +209,19 @@ async fn aws_emulator_frozen_under_load_slows_no_request_and_loses_no_log_line()
 
     // Every access-log line written (stdout has them all) arrives, duplicates allowed: a call
     // that timed out while the emulator was frozen may still be applied when it thaws.
-    let written: HashSet<String> = proc
-        .output()
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|v| v["msg"] == "request completed")
-        .filter_map(|v| v["request_id"].as_str().map(str::to_owned))
-        .collect();
+    let written = request_ids(proc.output().lines());
     assert!(
         written.len() >= outcomes.len(),
         "stdout has every access-log line"
     );
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let missing = written.difference(&shipped_request_ids(&moto)).count();
+        let shipped = request_ids(
+            moto.log_messages(GROUP, "i-faults")
+                .iter()
+                .map(String::as_str),
+        );
+        let missing = written.difference(&shipped).count();
         if missing == 0 {
             break;
         }

@@ -57,17 +57,11 @@ fn served(proc: &mut Process) -> usize {
 }
 
 fn assert_no_failure(outcomes: &[Outcome]) {
-    let failed = load::failures(outcomes, |o| {
-        o.status().is_some_and(|s| (200..300).contains(&s))
-    });
+    let failed = load::failures(outcomes, Outcome::succeeded);
     assert!(
         failed.is_empty(),
         "{} of {} requests failed:\n{}",
-        outcomes.len()
-            - outcomes
-                .iter()
-                .filter(|o| o.status().is_some_and(|s| s < 300))
-                .count(),
+        outcomes.iter().filter(|o| !o.succeeded()).count(),
         outcomes.len(),
         failed.join("\n")
     );

@@ -14,7 +14,7 @@
 
 use std::ops::Deref;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use super::{Object, Pool, PoolError};
 
@@ -65,41 +65,38 @@ impl Connections {
         }
         let i = self.next.fetch_add(1, Ordering::Relaxed) % self.lanes.len();
         let lane = &self.lanes[i];
-        if let Some(conn) = live(lane) {
+        if let Some(conn) = live(&mut lock(lane)) {
             return Ok(Conn::Shared(conn));
         }
         // Checked out without the lock held: opening a connection takes a round trip or more.
         let fresh = Arc::new(self.pool.get().await?);
-        let mut slot = lane.lock().unwrap_or_else(PoisonError::into_inner);
-        match slot.as_ref() {
-            // Another request refilled the lane meanwhile; ours goes back to the pool when
-            // dropped.
-            Some(conn) if !conn.is_closed() => Ok(Conn::Shared(Arc::clone(conn))),
-            _ => {
-                *slot = Some(Arc::clone(&fresh));
-                Ok(Conn::Shared(fresh))
-            }
-        }
+        let mut slot = lock(lane);
+        // Another request may have refilled the lane meanwhile; then ours goes back to the pool
+        // when dropped.
+        let conn = live(&mut slot).unwrap_or_else(|| {
+            *slot = Some(Arc::clone(&fresh));
+            fresh
+        });
+        Ok(Conn::Shared(conn))
     }
 
     /// Gives every lane back to the pool, before it closes at shutdown.
     pub fn release(&self) {
         for lane in self.lanes.iter() {
-            lane.lock().unwrap_or_else(PoisonError::into_inner).take();
+            lock(lane).take();
         }
     }
 }
 
+fn lock(lane: &Mutex<Option<Arc<Object>>>) -> MutexGuard<'_, Option<Arc<Object>>> {
+    lane.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
 /// The lane's connection if it is open; a closed one is taken out, to be dropped by its last
 /// user and so returned to the pool, which discards it.
-fn live(lane: &Mutex<Option<Arc<Object>>>) -> Option<Arc<Object>> {
-    let mut slot = lane.lock().unwrap_or_else(PoisonError::into_inner);
-    match slot.as_ref() {
-        Some(conn) if !conn.is_closed() => Some(Arc::clone(conn)),
-        Some(_) => {
-            slot.take();
-            None
-        }
-        None => None,
+fn live(slot: &mut Option<Arc<Object>>) -> Option<Arc<Object>> {
+    if slot.as_ref().is_some_and(|conn| conn.is_closed()) {
+        slot.take();
     }
+    slot.clone()
 }

@@ -129,13 +129,13 @@ struct DbErrorBody {
 pub async fn db(state: &State) -> Resp {
     let result = state
         .bounded(async {
-            let conn = state.pool.get().await?;
+            let conn = state.connections.pool().get().await?;
             db::info::read(&conn).await
         })
         .await;
     match result {
         Ok(info) => {
-            let pool = state.pool.status();
+            let pool = state.connections.pool().status();
             response::json(
                 StatusCode::OK,
                 &DbBody {

@@ -29,7 +29,7 @@ pub fn render(state: &State) -> String {
     gauge(&mut out, "application_up", "Application is running.", 1.0);
     state.metrics.render(&mut out);
 
-    let pool = state.pool.status();
+    let pool = state.connections.pool().status();
     gauge(
         &mut out,
         "db_pool_size",

@@ -18,7 +18,7 @@ use tokio::sync::Semaphore;
 
 use crate::aws::cloudwatch_logs::ShipperStats;
 use crate::aws::cloudwatch_metrics::PublisherStats;
-use crate::db::{Connections, DbError, Pool};
+use crate::db::{Connections, DbError};
 use crate::health::Health;
 use crate::identity::AppInfo;
 use crate::telemetry::log::Logger;
@@ -28,8 +28,8 @@ use error::ApiError;
 /// What every handler may use. Built once at start-up and shared by all connections.
 pub struct State {
     pub app: AppInfo,
-    pub pool: Pool,
-    /// What the item routes run their statements on: shared, pipelined connections of `pool`.
+    /// The pool, and what the item routes run their statements on: shared, pipelined
+    /// connections of it.
     pub connections: Connections,
     pub health: Arc<Health>,
     pub metrics: Arc<HttpMetrics>,

@@ -52,6 +52,11 @@ impl Outcome {
         self.result.as_ref().ok().map(|(s, _)| *s)
     }
 
+    /// Answered with a 2xx.
+    pub fn succeeded(&self) -> bool {
+        self.status().is_some_and(|s| (200..300).contains(&s))
+    }
+
     pub fn json(&self) -> serde_json::Value {
         let (_, body) = self.result.as_ref().expect("a response");
         serde_json::from_slice(body).unwrap_or(serde_json::Value::Null)

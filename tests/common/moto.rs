@@ -59,9 +59,7 @@ impl Moto {
     /// Sends `signal` to the emulator: SIGSTOP freezes it (connections hang, as to an endpoint
     /// that stopped answering), SIGCONT thaws it with its state intact.
     pub fn signal(&self, signal: i32) {
-        let pid = i32::try_from(self.child.id()).expect("pid");
-        // SAFETY: sending a signal to our own child process.
-        assert_eq!(unsafe { libc::kill(pid, signal) }, 0);
+        super::process::signal_child(&self.child, signal);
     }
 
     pub fn endpoint(&self) -> String {

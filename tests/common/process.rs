@@ -2,7 +2,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -120,37 +120,29 @@ impl Process {
     }
 
     pub fn signal(&self, signal: i32) {
-        let pid = i32::try_from(self.child.id()).expect("pid");
-        // SAFETY: sending a signal to our own child process.
-        assert_eq!(unsafe { libc::kill(pid, signal) }, 0);
+        signal_child(&self.child, signal);
     }
 
+    /// Waits for the process to exit by itself, returning its exit code.
     pub fn wait_exit(&mut self, within: Duration) -> i32 {
+        self.wait_end(within).code().expect("exited, not killed")
+    }
+
+    /// Waits for the process to end by a signal, returning the signal's number.
+    pub fn wait_killed(&mut self, within: Duration) -> i32 {
+        use std::os::unix::process::ExitStatusExt;
+        self.wait_end(within).signal().expect("ended by a signal")
+    }
+
+    /// Waits for the process to end, then takes in what it wrote last.
+    fn wait_end(&mut self, within: Duration) -> ExitStatus {
         let deadline = Instant::now() + within;
         loop {
             if let Some(status) = self.child.try_wait().expect("wait") {
                 while let Ok(line) = self.lines.recv_timeout(Duration::from_millis(200)) {
                     self.seen.push(line);
                 }
-                return status.code().expect("exited, not killed");
-            }
-            assert!(
-                Instant::now() < deadline,
-                "itemsd did not exit within {within:?}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Process {
-    /// Waits for the process to end by a signal, returning the signal's number.
-    pub fn wait_killed(&mut self, within: Duration) -> i32 {
-        use std::os::unix::process::ExitStatusExt;
-        let deadline = Instant::now() + within;
-        loop {
-            if let Some(status) = self.child.try_wait().expect("wait") {
-                return status.signal().expect("ended by a signal");
+                return status;
             }
             assert!(
                 Instant::now() < deadline,
@@ -159,6 +151,13 @@ impl Process {
             std::thread::sleep(Duration::from_millis(20));
         }
     }
+}
+
+/// Sends `signal` to a child process of this test.
+pub fn signal_child(child: &Child, signal: i32) {
+    let pid = i32::try_from(child.id()).expect("pid");
+    // SAFETY: sending a signal to our own child process.
+    assert_eq!(unsafe { libc::kill(pid, signal) }, 0);
 }
 
 impl Drop for Process {
