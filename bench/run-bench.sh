@@ -134,7 +134,7 @@ build_binaries() {
         BASELINE_BINARY=.tmp/bench/baseline-target/release/itemsd-bench-baseline
     fi
     if [[ -z "$BASELINE_MUSL_BINARY" ]]; then
-        if ! command -v musl-gcc >/dev/null || ! rustup target list --installed 2>/dev/null | grep -qx x86_64-unknown-linux-musl; then
+        if ! command -v musl-gcc >/dev/null || ! grep -qx x86_64-unknown-linux-musl <<<"$(rustup target list --installed 2>/dev/null)"; then
             note "no musl-gcc or no x86_64-unknown-linux-musl target: the baseline is not built like itemsd (packaging/install-build-deps.sh)"
             BASELINE_MUSL_BINARY=skip
             return

@@ -63,7 +63,7 @@ for tool in cargo rustc readelf "$objcopy" "$strip" sha256sum git python3; do
     command -v "$tool" >/dev/null || die "$tool not found (Debian: binutils or binutils-aarch64-linux-gnu for readelf/objcopy/strip, coreutils, git, python3; rustup for cargo/rustc)"
 done
 if command -v rustup >/dev/null; then
-    rustup target list --installed | grep -qx "$TARGET" ||
+    grep -qx "$TARGET" <<<"$(rustup target list --installed)" ||
         die "Rust target $TARGET is not installed: rustup target add $TARGET"
 fi
 [[ -f Cargo.lock ]] || die "Cargo.lock missing: release builds are --locked"
@@ -107,7 +107,7 @@ fi
 dynamic=$(readelf --dynamic "$out/itemsd")
 grep -q 'There is no dynamic section in this file' <<<"$dynamic" ||
     die "$out/itemsd has a dynamic section: $(head -3 <<<"$dynamic")"
-readelf --string-dump=.gnu_debuglink "$out/itemsd" | grep -q 'itemsd.debug' ||
+grep -q 'itemsd.debug' <<<"$(readelf --string-dump=.gnu_debuglink "$out/itemsd")" ||
     die "$out/itemsd lacks the .gnu_debuglink to itemsd.debug"
 
 size=$(stat -c %s "$out/itemsd")

@@ -33,5 +33,5 @@ fi
 
 [[ -x "$CROSS_VENV/bin/python3" ]] || python3 -m venv "$CROSS_VENV"
 "$CROSS_VENV/bin/pip" install -q "ziglang==$ZIGLANG_VERSION" "cargo-zigbuild==$CARGO_ZIGBUILD_VERSION"
-rustup target list --installed | grep -qx aarch64-unknown-linux-musl || rustup target add aarch64-unknown-linux-musl
+grep -qx aarch64-unknown-linux-musl <<<"$(rustup target list --installed)" || rustup target add aarch64-unknown-linux-musl
 echo "install-cross-tools: ready; PATH=\"$CROSS_VENV/bin:\$PATH\" TARGET=aarch64-unknown-linux-musl packaging/build-release.sh"

@@ -19,15 +19,9 @@ die() {
 }
 
 [[ -f "$AMI_DIR/itemsd.pkr.hcl" && -f "$AMI_DIR/plugins.pkr.hcl" ]] || die "AMI_DIR=$AMI_DIR lacks itemsd.pkr.hcl or plugins.pkr.hcl"
-if ! command -v packer >/dev/null; then
-    if [[ "$(id -u)" == 0 ]] && apt-cache policy packer 2>/dev/null | grep -q 'Candidate: [0-9]'; then
-        echo "lint-ami: installing Debian's packer"
-        apt-get install -y -qq --no-install-recommends packer >/dev/null || die "apt-get install packer failed"
-    else
-        die "packer not found (Debian: apt-get install packer, as root)"
-    fi
-fi
-command -v shellcheck >/dev/null || die "shellcheck not found (Debian: apt-get install shellcheck)"
+# shellcheck source=scripts/lib/tools.sh
+source scripts/lib/tools.sh
+require_tools lint-ami packer shellcheck
 
 failed=0
 fail() {

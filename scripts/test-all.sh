@@ -3,7 +3,9 @@
 # throwaway PostgreSQL clusters and a local AWS emulator the harness starts itself),
 # schemathesis against docs/openapi.yaml on a live server, the Terraform suite, the systemd
 # unit and Packer lints, the static release build, and the boot test of the image recipe in
-# systemd-nspawn. Installs what is missing first. Exits non-zero on the first failure.
+# systemd-nspawn, and the proof that install-deps sets up a fresh Debian root. Installs what is
+# missing first (scripts/install-deps.sh, from scripts/lib/tools.sh). Exits non-zero on the
+# first failure.
 # (.ci/run adds the full-VM boot under qemu, which takes minutes.)
 #
 # Inputs (environment): CI (when "true", a missing tool is an error, never a skip).
@@ -15,9 +17,9 @@ CI=${CI:-false}
 step() { printf '\n==> %s\n' "$*"; }
 
 step "installing dependencies"
+# Everything scripts/lib/tools.sh lists, the Python venv (moto, the AWS CLI, checkov,
+# schemathesis) included; each step below only checks its own tools.
 scripts/install-deps.sh
-# moto's server (the AWS emulator the integration tests start) and the Terraform tools.
-scripts/install-python-tools.sh
 
 step "shellcheck"
 mapfile -t shell_scripts < <(git ls-files '*.sh' .ci/run)
@@ -36,8 +38,10 @@ step "systemd unit and Packer template"
 scripts/lint-units.sh
 scripts/lint-ami.sh
 
+step "fresh machine: install-deps in a new Debian root installs every tool the steps need"
+scripts/test-fresh-install.sh
+
 step "static release build"
-packaging/install-build-deps.sh
 packaging/build-release.sh
 
 step "boot test (systemd-nspawn)"

@@ -200,7 +200,7 @@ run_schemathesis() {
 report_summary() {
     local status=$1 junit="${work}/junit.xml" tests=0 failed=0
     if [[ -f "${junit}" ]]; then
-        tests="$(grep -o '<testsuite [^>]*' "${junit}" | grep -o ' tests="[0-9]*"' | grep -o '[0-9]*' | head -n1)"
+        tests="$(grep -m1 -o '<testsuite [^>]*' "${junit}" | grep -o ' tests="[0-9]*"' | grep -o '[0-9]*')"
         failed="$(grep -c '<failure\|<error' "${junit}" || true)"
     fi
     if ((status != 0)) && ((failed == 0)); then

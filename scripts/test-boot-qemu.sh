@@ -35,26 +35,13 @@ log() { echo "test-boot-qemu: $*"; }
 [[ "$BOOT_TIMEOUT" =~ ^[0-9]+$ ]] || die "BOOT_TIMEOUT must be a number of seconds"
 [[ -x "$ITEMSD_BINARY" ]] || die "ITEMSD_BINARY=$ITEMSD_BINARY is not an executable: run packaging/build-release.sh first"
 
-# qemu-system-x86 replaces the preinstalled qemu-img: qemu-utils goes in after it.
-declare -A tool_package=(
-    [debootstrap]=debootstrap [qemu-system-x86_64]=qemu-system-x86 [mkfs.ext4]=e2fsprogs
-    [curl]=curl [python3]=python3 [runuser]=util-linux
-)
-missing=()
-for tool in debootstrap qemu-system-x86_64 mkfs.ext4 curl python3 runuser; do
-    command -v "$tool" >/dev/null || missing+=("${tool_package[$tool]}")
-done
-if ((${#missing[@]} > 0)); then
-    log "installing missing packages: ${missing[*]}"
-    if ! { apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; }; then
-        die "could not install ${missing[*]} (apt-get install ${missing[*]})"
-    fi
-fi
+# shellcheck source=scripts/lib/tools.sh
+source scripts/lib/tools.sh
+require_tools boot-qemu debootstrap qemu-system-x86_64 mkfs.ext4 curl python3 runuser initdb pg_ctl
 # shellcheck source=scripts/lib/postgres.sh
 source scripts/lib/postgres.sh
 # shellcheck source=scripts/lib/provision.sh
 source scripts/lib/provision.sh
-find_pg_bindir >/dev/null || die "PostgreSQL server binaries not found: run scripts/install-deps.sh"
 
 free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
@@ -162,7 +149,7 @@ await() { local deadline=$((SECONDS + 60)); until "$@"; do ((SECONDS < deadline)
 host_turn() { printf '\nHOST-TURN %s\n' "$1"; read -r -t 120 _ </dev/ttyS1; }
 running() { [[ "$(prop ActiveState)/$(prop SubState)" == active/running ]]; }
 check "itemsd started at boot and reached READY (active/running)" await running
-check "journal: itemsd listening" bash -c 'journalctl -u itemsd -o cat | grep -q "itemsd listening"'
+check "journal: itemsd listening" bash -c 'grep -q "itemsd listening" <<<"$(journalctl -u itemsd -o cat)"'
 host_turn health
 old_pid=$(prop MainPID); old_restarts=$(prop NRestarts)
 kill -KILL "$old_pid"
@@ -173,7 +160,7 @@ systemctl stop itemsd.service
 echo "INFO $(systemctl show itemsd -p ActiveState,Result,ExecMainStatus | tr '\n' ' ')"
 stopped() { [[ "$(prop ActiveState) $(prop Result) $(prop ExecMainStatus)" == "inactive success 0" ]]; }
 check "systemctl stop: inactive, Result=success, ExecMainStatus=0" stopped
-check "journal: itemsd stopped" bash -c 'journalctl -u itemsd -o cat | grep -q "itemsd stopped"'
+check "journal: itemsd stopped" bash -c 'grep -q "itemsd stopped" <<<"$(journalctl -u itemsd -o cat)"'
 mv /etc/itemsd/itemsd.env.bad /etc/itemsd/itemsd.env
 systemctl start itemsd.service
 failed64() { [[ "$(prop ActiveState) $(prop Result) $(prop ExecMainStatus)" == "failed exit-code 64" ]]; }
@@ -240,7 +227,7 @@ health_ok() {
         sleep 0.5
     done
 }
-database_ok() { curl -s --max-time 2 "http://127.0.0.1:$app_port/health" | grep -q '"database": *"ok"'; }
+database_ok() { grep -q '"database": *"ok"' <<<"$(curl -s --max-time 2 "http://127.0.0.1:$app_port/health")"; }
 send_go() {
     python3 -c 'import socket, sys; s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall(b"go\n"); s.close()' "$work/ctl.sock"
 }

@@ -37,26 +37,13 @@ log() { echo "test-boot: $*"; }
 [[ "$BOOT_TIMEOUT" =~ ^[0-9]+$ ]] || die "BOOT_TIMEOUT must be a number of seconds"
 [[ -x "$ITEMSD_BINARY" ]] || die "ITEMSD_BINARY=$ITEMSD_BINARY is not an executable: run packaging/build-release.sh first"
 
-# tool -> Debian package; installed with apt-get when missing.
-declare -A tool_package=(
-    [debootstrap]=debootstrap [systemd-nspawn]=systemd-container
-    [nsenter]=util-linux [runuser]=util-linux [curl]=curl [python3]=python3
-)
-missing=()
-for tool in "${!tool_package[@]}"; do
-    command -v "$tool" >/dev/null || missing+=("${tool_package[$tool]}")
-done
-if ((${#missing[@]} > 0)); then
-    log "installing missing packages: ${missing[*]}"
-    if ! { apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; }; then
-        die "could not install ${missing[*]} (apt-get install ${missing[*]})"
-    fi
-fi
+# shellcheck source=scripts/lib/tools.sh
+source scripts/lib/tools.sh
+require_tools boot debootstrap systemd-nspawn nsenter runuser curl python3 initdb pg_ctl
 # shellcheck source=scripts/lib/postgres.sh
 source scripts/lib/postgres.sh
 # shellcheck source=scripts/lib/provision.sh
 source scripts/lib/provision.sh
-find_pg_bindir >/dev/null || die "PostgreSQL server binaries not found: run scripts/install-deps.sh"
 
 passed=0
 failed=0
@@ -235,7 +222,7 @@ health_ok() {
     [[ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://127.0.0.1:$app_port/health")" == 200 ]]
 }
 journal_has() {
-    guest journalctl -u itemsd.service --no-pager -o cat | grep -q -- "$1"
+    grep -q -- "$1" <<<"$(guest journalctl -u itemsd.service --no-pager -o cat)"
 }
 show() { guest systemctl show itemsd.service -p "$1" | tr '\n' ' '; }
 
@@ -248,7 +235,7 @@ log "$(show ActiveState,SubState,MainPID,NRestarts)"
 check "/health answers 200 from the host" await "/health 200" health_ok
 health_body=$(curl -s --max-time 2 "http://127.0.0.1:$app_port/health" || true)
 log "/health: $health_body"
-database_up() { curl -s --max-time 2 "http://127.0.0.1:$app_port/health" | grep -q '"database": *"ok"'; }
+database_up() { grep -q '"database": *"ok"' <<<"$(curl -s --max-time 2 "http://127.0.0.1:$app_port/health")"; }
 check "/health reports the database up (guest reaches PostgreSQL on the host)" await "database up" database_up
 
 # 3. kill -9 is followed by a restart.

@@ -122,7 +122,7 @@ find "${work}/terraform" \( -name .terraform -o -name .terraform.lock.hcl -o -na
 
 roots=(modules/network modules/security modules/database modules/compute modules/iam modules/monitoring envs/dev envs/prod)
 
-echo "terraform $(terraform version | head -n 1 | cut -d' ' -f2), CLI config ${TF_CLI_CONFIG_FILE#"${repo_root}/"}"
+echo "terraform $(terraform version -json | python3 -c 'import json,sys; print(json.load(sys.stdin)["terraform_version"])'), CLI config ${TF_CLI_CONFIG_FILE#"${repo_root}/"}"
 
 python_ok=true
 if ! "${repo_root}/scripts/install-python-tools.sh" >"${logs}/install-python-tools.log" 2>&1; then

@@ -28,7 +28,7 @@ fi
 if compgen -G '/var/log/cloud-init*.log' >/dev/null; then
     fail "cloud-init logs remain"
 fi
-journal_files=$(find /var/log/journal -type f -name '*.journal*' 2>/dev/null | head -3)
+journal_files=$(find /var/log/journal -type f -name '*.journal*' -print -quit 2>/dev/null)
 if [[ -n "$journal_files" ]]; then
     fail "journal files remain under /var/log/journal: $journal_files"
 fi

@@ -70,7 +70,7 @@ stop_cluster() {
 # create_database DIR PORT NAME: creates NAME unless it exists.
 create_database() {
     local dir=$1 port=$2 name=$3
-    if ! psql_at "$dir" "$port" -tAc "SELECT 1 FROM pg_database WHERE datname = '$name'" | grep -q 1; then
+    if [[ "$(psql_at "$dir" "$port" -tAc "SELECT 1 FROM pg_database WHERE datname = '$name'")" != 1 ]]; then
         psql_at "$dir" "$port" -qc "CREATE DATABASE \"$name\"" >/dev/null
     fi
 }
