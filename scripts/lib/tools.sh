@@ -132,16 +132,18 @@ check_version() {
 
 # The Python tools (moto's server, the AWS CLI, checkov, schemathesis) live in the project's
 # venv (scripts/install-python-tools.sh, pinned in requirements-dev.txt), not in Debian.
-readonly VENV_TOOLS=(moto_server aws checkov schemathesis)
+# A row: TOOL VERSION-ARGS (moto's server has no version flag: its help must answer).
+readonly VENV_TOOLS=("moto_server --help" "aws --version" "checkov --version" "schemathesis --version")
 
 # check_venv VENV_DIR: each venv tool answers; returns the number that did not.
 check_venv() {
-    local venv=$1 tool first failed=0
-    for tool in "${VENV_TOOLS[@]}"; do
-        if [[ -x "$venv/bin/$tool" ]] && first=$("$venv/bin/$tool" --version </dev/null 2>&1 | sed -n 1p) && [[ -n "$first" ]]; then
+    local venv=$1 row tool args first failed=0
+    for row in "${VENV_TOOLS[@]}"; do
+        read -r tool args <<<"$row"
+        if [[ -x "$venv/bin/$tool" ]] && first=$("$venv/bin/$tool" "$args" </dev/null 2>&1 | sed -n 1p) && [[ -n "$first" ]]; then
             printf 'ok   %-18s %s\n' "$tool" "$first"
         else
-            printf 'FAIL %-18s does not answer --version in %s (scripts/install-python-tools.sh)\n' "$tool" "$venv"
+            printf 'FAIL %-18s does not answer %s in %s (scripts/install-python-tools.sh)\n' "$tool" "$args" "$venv"
             failed=$((failed + 1))
         fi
     done
