@@ -6,7 +6,12 @@
 
 use std::fmt;
 use std::net::IpAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::CertificateDer;
 
 use crate::telemetry::log::Level;
 
@@ -95,6 +100,85 @@ pub struct DbConfig {
     pub statement_timeout: Duration,
     /// Longest a request waits for a pooled connection before it answers 503.
     pub pool_wait_timeout: Duration,
+    /// TLS to the database (`DB_SSLMODE`, `DB_SSLROOTCERT`, with libpq's meanings).
+    pub tls: DbTls,
+}
+
+/// libpq's `sslmode` values, with its meanings (`db::tls` has the table).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SslMode {
+    Disable,
+    Prefer,
+    Require,
+    VerifyCa,
+    VerifyFull,
+}
+
+impl SslMode {
+    pub fn parse(raw: &str) -> Option<Self> {
+        Some(match raw {
+            "disable" => Self::Disable,
+            "prefer" => Self::Prefer,
+            "require" => Self::Require,
+            "verify-ca" => Self::VerifyCa,
+            "verify-full" => Self::VerifyFull,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Disable => "disable",
+            Self::Prefer => "prefer",
+            Self::Require => "require",
+            Self::VerifyCa => "verify-ca",
+            Self::VerifyFull => "verify-full",
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct DbTls {
+    pub mode: SslMode,
+    /// The CA bundle, read and parsed once at start-up so that a bad file is a configuration
+    /// error (exit 64), not a failure of every connection.
+    pub root_cert: Option<RootCerts>,
+}
+
+impl DbTls {
+    pub fn root_certs(&self) -> &[CertificateDer<'static>] {
+        self.root_cert.as_ref().map_or(&[], |r| &r.certs[..])
+    }
+
+    /// For `itemsd check` and the start-up line: the mode and the bundle.
+    pub fn describe(&self) -> String {
+        match &self.root_cert {
+            Some(r) => format!(
+                "{} with {} ({} certificates)",
+                self.mode.as_str(),
+                r.path.display(),
+                r.certs.len()
+            ),
+            None => self.mode.as_str().to_owned(),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct RootCerts {
+    pub path: PathBuf,
+    pub certs: Arc<[CertificateDer<'static>]>,
+}
+
+impl fmt::Debug for RootCerts {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} ({} certificates)",
+            self.path.display(),
+            self.certs.len()
+        )
+    }
 }
 
 /// Who this process is, as configured. Each identity value set here wins over what IMDS says.
@@ -256,6 +340,7 @@ impl Config {
                 connect_timeout: env.seconds("DB_CONNECT_TIMEOUT_SECONDS", 5, 1..=120)?,
                 statement_timeout: env.millis("DB_STATEMENT_TIMEOUT_MS", 5000, 1..=600_000)?,
                 pool_wait_timeout: env.millis("DB_POOL_WAIT_TIMEOUT_MS", 2000, 1..=60_000)?,
+                tls: db_tls(&env)?,
             },
             app: AppConfig {
                 version: env
@@ -352,6 +437,14 @@ impl Config {
             ("DB_NAME", self.db.name.clone()),
             ("DB_USER", self.db.user.clone()),
             ("DB_PASSWORD", self.db.password.to_string()),
+            ("DB_SSLMODE", self.db.tls.mode.as_str().to_owned()),
+            (
+                "DB_SSLROOTCERT",
+                shown(
+                    &self.db.tls.root_cert.as_ref().map(|r| format!("{r:?}")),
+                    "unset",
+                ),
+            ),
             ("DB_POOL_MIN_CONN", self.db.pool_min.to_string()),
             ("DB_POOL_MAX_CONN", self.db.pool_max.to_string()),
             (
@@ -374,6 +467,46 @@ impl Config {
             ("LOG_LEVEL", self.log_level.as_str().to_owned()),
         ]
     }
+}
+
+/// `DB_SSLMODE` (libpq's default, `prefer`) and `DB_SSLROOTCERT`. The verifying modes need a
+/// bundle: a static binary carries no system trust store, and RDS's CAs are private anyway.
+fn db_tls(env: &Env<'_>) -> Result<DbTls, ConfigError> {
+    let mode = match env.get("DB_SSLMODE") {
+        None => SslMode::Prefer,
+        Some(raw) => SslMode::parse(raw.trim()).ok_or_else(|| {
+            env.invalid(
+                "DB_SSLMODE",
+                "must be one of disable, prefer, require, verify-ca, verify-full".into(),
+            )
+        })?,
+    };
+    let root_cert = match env.get("DB_SSLROOTCERT") {
+        None if matches!(mode, SslMode::VerifyCa | SslMode::VerifyFull) => {
+            return Err(env.invalid(
+                "DB_SSLROOTCERT",
+                format!(
+                    "DB_SSLMODE={} needs the CA bundle to verify against",
+                    mode.as_str()
+                ),
+            ))
+        }
+        None => None,
+        Some(raw) => {
+            let path = PathBuf::from(raw.trim());
+            let certs = CertificateDer::pem_file_iter(&path)
+                .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+                .map_err(|e| env.invalid("DB_SSLROOTCERT", format!("cannot read it: {e}")))?;
+            if certs.is_empty() {
+                return Err(env.invalid("DB_SSLROOTCERT", "holds no PEM certificate".into()));
+            }
+            Some(RootCerts {
+                path,
+                certs: certs.into(),
+            })
+        }
+    };
+    Ok(DbTls { mode, root_cert })
 }
 
 fn shown(value: &Option<String>, otherwise: &str) -> String {
@@ -495,6 +628,7 @@ mod tests {
         assert_eq!(c.db.name, "appdb");
         assert_eq!(c.db.user, "postgres");
         assert_eq!((c.db.pool_min, c.db.pool_max), (2, 10));
+        assert_eq!(c.db.tls.mode, SslMode::Prefer, "libpq's default");
         assert_eq!(c.app.environment, "dev");
         assert_eq!(c.app.availability_zone, None, "from IMDS unless set");
         assert!(!c.aws.needs_api(), "no AWS unless configured");
@@ -522,6 +656,17 @@ mod tests {
                 "SHUTDOWN_TIMEOUT_SECONDS",
             ),
             (&[("BIND_ADDRESS", "everywhere")], "BIND_ADDRESS"),
+            (&[("DB_SSLMODE", "allow-ish")], "DB_SSLMODE"),
+            (&[("DB_SSLMODE", "verify-full")], "DB_SSLROOTCERT"),
+            (&[("DB_SSLMODE", "verify-ca")], "DB_SSLROOTCERT"),
+            (
+                &[
+                    ("DB_SSLMODE", "require"),
+                    ("DB_SSLROOTCERT", "/nonexistent/ca.pem"),
+                ],
+                "DB_SSLROOTCERT",
+            ),
+            (&[("DB_SSLROOTCERT", "Cargo.toml")], "DB_SSLROOTCERT"),
         ];
         for (vars, name) in cases {
             let err = config(vars).expect_err(&format!("{vars:?} must be rejected"));

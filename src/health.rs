@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
-use crate::db::{self, DbError, Pool};
+use crate::db::{self, Connections, DbError};
 use crate::telemetry::log::Logger;
 
 /// After a failed probe, try again this soon (instead of the full interval), so that recovery
@@ -47,6 +47,9 @@ pub struct Health {
     probe_latency_micros: AtomicU64,
     /// Probes that failed since start, for `/metrics` and CloudWatch.
     pub probe_failures: AtomicU64,
+    /// Of those, the probes that passed their deadline: a database that went silent rather
+    /// than one that refused (a failover's old primary).
+    pub probe_timeouts: AtomicU64,
     require_db: bool,
 }
 
@@ -68,6 +71,7 @@ impl Health {
             schema_version: AtomicI32::new(0),
             probe_latency_micros: AtomicU64::new(0),
             probe_failures: AtomicU64::new(0),
+            probe_timeouts: AtomicU64::new(0),
             require_db,
         }
     }
@@ -130,10 +134,16 @@ impl Health {
     }
 }
 
-/// Migrates if needed, then checks the database once; updates `health` and logs transitions.
-pub async fn probe_once(pool: &Pool, health: &Health, logger: &Logger) -> DbState {
+/// Migrates if needed, then checks the database once within `deadline` (on a connection of its
+/// own); updates `health` and logs transitions.
+pub async fn probe_once(
+    connections: &Connections,
+    health: &Health,
+    logger: &Logger,
+    deadline: Duration,
+) -> DbState {
     let started = Instant::now();
-    let result = check(pool, health).await;
+    let result = check(connections, health, deadline).await;
     health
         .probe_latency_micros
         .store(started.elapsed().as_micros() as u64, Ordering::Relaxed);
@@ -149,6 +159,9 @@ pub async fn probe_once(pool: &Pool, health: &Health, logger: &Logger) -> DbStat
     match (&result, previous == state) {
         (Err(e), same) => {
             health.probe_failures.fetch_add(1, Ordering::Relaxed);
+            if matches!(e, DbError::Timeout(_)) {
+                health.probe_timeouts.fetch_add(1, Ordering::Relaxed);
+            }
             if !same {
                 logger
                     .error("database unreachable")
@@ -167,32 +180,44 @@ pub async fn probe_once(pool: &Pool, health: &Health, logger: &Logger) -> DbStat
     state
 }
 
-async fn check(pool: &Pool, health: &Health) -> Result<(), DbError> {
-    let mut conn = pool.get().await?;
+async fn check(
+    connections: &Connections,
+    health: &Health,
+    deadline: Duration,
+) -> Result<(), DbError> {
     if health.schema_version() < db::migrations::latest_version() {
-        let report = db::migrations::migrate(&mut conn).await?;
+        let report = connections
+            .exclusive(db::migrations::MIGRATION_DEADLINE, async |conn| {
+                db::migrations::migrate(conn).await
+            })
+            .await?;
         health
             .schema_version
             .store(report.version, Ordering::Release);
     }
-    conn.simple_query("SELECT 1").await?;
-    Ok(())
+    connections
+        .exclusive(deadline, async |conn| {
+            conn.simple_query("SELECT 1").await?;
+            Ok(())
+        })
+        .await
 }
 
 /// Probes every `interval` (every second while the database is down) until `stop` changes;
 /// keeps at least `min_connections` open while the database is up.
 pub async fn run_probe(
-    pool: Pool,
+    connections: Arc<Connections>,
     health: Arc<Health>,
     logger: Logger,
     interval: Duration,
+    deadline: Duration,
     min_connections: usize,
     mut stop: watch::Receiver<bool>,
 ) {
     loop {
-        let state = probe_once(&pool, &health, &logger).await;
+        let state = probe_once(&connections, &health, &logger, deadline).await;
         if state == DbState::Up {
-            if let Err(e) = db::pool::fill_to(&pool, min_connections).await {
+            if let Err(e) = db::pool::fill_to(connections.pool(), min_connections).await {
                 logger
                     .warn("could not open the minimum pool connections")
                     .error_chain(&e)

@@ -50,9 +50,27 @@ async fn connect(
         "{}:{}/{} as {}",
         target.host, target.port, target.dbname, target.user
     );
-    match db::pool::connect_one(&config.db, &target).await {
-        Ok((client, _task)) => Some(client),
+    let tls = match db::tls::connector(&config.db.tls) {
+        Ok(tls) => tls,
         Err(e) => {
+            line(out, false, "tls", &cause_chain(&e));
+            return None;
+        }
+    };
+    match db::pool::connect_one(&config.db, &tls, &target).await {
+        Ok((client, _task)) => {
+            line(out, true, "tls", &tls_session(&client, config).await);
+            Some(client)
+        }
+        Err(e) => {
+            if let Some(why) = db::tls::diagnose(&e) {
+                line(
+                    out,
+                    false,
+                    "tls",
+                    &format!("{}: {why}", config.db.tls.describe()),
+                );
+            }
             line(
                 out,
                 false,
@@ -61,6 +79,26 @@ async fn connect(
             );
             None
         }
+    }
+}
+
+/// The mode and bundle configured, and what the server says of this session.
+async fn tls_session(client: &tokio_postgres::Client, config: &Config) -> String {
+    let configured = config.db.tls.describe();
+    let session = client
+        .query_opt(
+            "SELECT version, cipher FROM pg_stat_ssl WHERE pid = pg_backend_pid() AND ssl",
+            &[],
+        )
+        .await;
+    match session {
+        Ok(Some(row)) => format!(
+            "{configured}: {} {}",
+            row.try_get::<_, String>(0).unwrap_or_default(),
+            row.try_get::<_, String>(1).unwrap_or_default()
+        ),
+        Ok(None) => format!("{configured}: not encrypted"),
+        Err(e) => format!("{configured}: session unknown ({e})"),
     }
 }
 

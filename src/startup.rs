@@ -39,6 +39,10 @@ const FLUSH_TIMEOUT: Duration = Duration::from_secs(10);
 /// Pre-stop delay when IMDS says the Auto Scaling group is already terminating this instance:
 /// the ALB deregistered and drained it before SIGTERM, so there is nobody left to warn.
 const LEAVING_GROUP_DELAY: Duration = Duration::from_secs(1);
+/// What a request's database deadline adds to the pool wait and the server's statement timeout
+/// it covers: a statement the server cancels answers within it, so a deadline that still fires
+/// means the server (or the path to it) has gone silent, and its connections are cut off.
+const DB_DEADLINE_MARGIN: Duration = Duration::from_secs(1);
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -50,6 +54,8 @@ pub enum StartupError {
     },
     #[error(transparent)]
     Pool(#[from] db::pool::PoolBuildError),
+    #[error("invalid configuration: DB_SSLROOTCERT")]
+    Tls(#[from] db::tls::TlsSetupError),
     #[error("INSTANCE_ID cannot be sent as an HTTP header")]
     InstanceId(#[from] http::header::InvalidHeaderValue),
     #[error(transparent)]
@@ -61,7 +67,7 @@ impl StartupError {
     pub fn is_config(&self) -> bool {
         matches!(
             self,
-            Self::Resolve(ResolveError::NoRegion) | Self::InstanceId(_)
+            Self::Resolve(ResolveError::NoRegion) | Self::InstanceId(_) | Self::Tls(_)
         )
     }
 }
@@ -117,11 +123,17 @@ impl Application {
         let local_addr = listener
             .local_addr()
             .map_err(|source| StartupError::Bind { addr, source })?;
-        let pool = db::pool::build(&config.db, resolved.credentials)?;
+        let tls = db::tls::connector(&config.db.tls)?;
+        let pool = db::pool::build(&config.db, tls, resolved.credentials)?;
+        let connections = Arc::new(db::Connections::new(
+            pool.clone(),
+            config.db.shared_connections,
+        ));
         let health = Arc::new(Health::new(config.health.require_db));
         let metrics = Arc::new(HttpMetrics::new(ROUTE_LABELS));
+        let db_deadline = db_deadline(&config.db);
 
-        let first = health::probe_once(&pool, &health, &logger).await;
+        let first = health::probe_once(&connections, &health, &logger, db_deadline).await;
         if first == health::DbState::Up {
             if let Err(e) = db::pool::fill_to(&pool, config.db.pool_min).await {
                 logger
@@ -151,13 +163,14 @@ impl Application {
         let state = Arc::new(State {
             instance_header: HeaderValue::from_str(&resolved.app.instance_id)?,
             app: resolved.app,
-            connections: db::Connections::new(pool, config.db.shared_connections),
+            connections,
             health,
             metrics,
             logger,
             limiter: Arc::new(Semaphore::new(config.http.max_concurrent_requests)),
             body_timeout: config.http.body_timeout,
-            db_deadline: config.db.statement_timeout + config.db.pool_wait_timeout,
+            db_deadline,
+            closing: std::sync::atomic::AtomicBool::new(false),
             log_shipping,
             metric_publishing: publisher.as_ref().map(|p| Arc::clone(&p.stats)),
         });
@@ -190,10 +203,11 @@ impl Application {
         let logger = state.logger.clone();
         let (stop_probe, probe_stopped) = watch::channel(false);
         let probe = tokio::spawn(health::run_probe(
-            state.connections.pool().clone(),
+            Arc::clone(&state.connections),
             Arc::clone(&state.health),
             logger.clone(),
             config.health.probe_interval,
+            state.db_deadline,
             config.db.pool_min,
             probe_stopped.clone(),
         ));
@@ -210,6 +224,7 @@ impl Application {
             .field("environment", state.app.environment.as_str())
             .field("instance_id", state.app.instance_id.as_str())
             .field("database", state.health.verdict().database)
+            .field("db_tls", config.db.tls.describe())
             .field("schema_version", state.health.schema_version())
             .emit();
         let _ = systemd::notify("READY=1");
@@ -219,6 +234,9 @@ impl Application {
         let pre_stop = async {
             shutdown.requested().await;
             state.health.set_phase(Phase::Draining);
+            state
+                .closing
+                .store(true, std::sync::atomic::Ordering::Relaxed);
             let _ = systemd::notify("STOPPING=1");
             let delay = pre_stop_delay(config.shutdown.delay, metadata.as_ref(), &logger).await;
             logger
@@ -274,6 +292,12 @@ impl Application {
         let flushing = logger.clone();
         let _ = tokio::task::spawn_blocking(move || flushing.flush(FLUSH_TIMEOUT)).await;
     }
+}
+
+/// A request's database deadline: the pool wait and the statement timeout it covers, and a
+/// margin.
+pub fn db_deadline(db: &crate::config::DbConfig) -> Duration {
+    db.pool_wait_timeout + db.statement_timeout + DB_DEADLINE_MARGIN
 }
 
 /// The configured pre-stop delay, shortened when the Auto Scaling group is already terminating

@@ -12,6 +12,9 @@ const MIGRATION_LOCK_KEY: i64 = 0x6974_656d_7364;
 /// A migration's own statement timeout, lifted above the connection default: building an index
 /// on a large table may take minutes, and only one instance does it.
 const MIGRATION_STATEMENT_TIMEOUT: &str = "10min";
+/// The client-side bound on a whole migration run: its statement timeout and a margin for the
+/// advisory lock and the round trips around it.
+pub const MIGRATION_DEADLINE: std::time::Duration = std::time::Duration::from_secs(11 * 60);
 
 pub struct Migration {
     pub version: i32,

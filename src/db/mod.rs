@@ -8,6 +8,7 @@ pub mod items;
 pub mod migrations;
 pub mod pool;
 pub mod shared;
+pub mod tls;
 
 pub use pool::{Object, Pool, PoolError};
 pub use shared::{Conn, Connections};
@@ -26,6 +27,16 @@ pub enum DbError {
 }
 
 impl DbError {
+    /// Whether the connection it happened on is gone or unusable (its socket closed or failed,
+    /// its TLS session broke): the connection must not be used again.
+    pub fn is_connection_lost(&self) -> bool {
+        let Self::Query(e) = self else {
+            return false;
+        };
+        e.is_closed()
+            || std::error::Error::source(e).is_some_and(|cause| cause.is::<std::io::Error>())
+    }
+
     /// The SQLSTATE code of a server-side error, when there is one.
     pub fn sqlstate(&self) -> Option<&str> {
         match self {

@@ -1,15 +1,19 @@
-//! The connection pool: timeouts, TCP keepalives and a statement timeout on every connection,
-//! so neither a dead database nor a slow query can hold a request for long; credentials asked
-//! of a [`CredentialSource`] for every new connection, so a rotated password is picked up.
+//! The connection pool: timeouts, TCP keepalives, `TCP_USER_TIMEOUT`, TLS and a statement
+//! timeout on every connection, so neither a dead database nor a slow query can hold a request
+//! for long; credentials asked of a [`CredentialSource`] for every new connection, so a rotated
+//! password is picked up; the endpoint's name resolved again for every new connection (an RDS
+//! failover is a DNS change: tokio-postgres looks the host up on each connect).
 
+use std::ops::{Deref, DerefMut};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use deadpool::managed::{self, Metrics, RecycleError, RecycleResult};
 use deadpool_postgres::ClientWrapper;
-use tokio_postgres::NoTls;
 
 use super::credentials::{ConnectTarget, CredentialSource, CredentialsError};
+use super::tls::{self, Connector};
 use crate::config::DbConfig;
 
 /// TCP keepalive timings: a peer that vanished (an RDS failover, a dropped NAT entry) is noticed
@@ -17,6 +21,12 @@ use crate::config::DbConfig;
 const KEEPALIVE_IDLE: Duration = Duration::from_secs(30);
 const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(10);
 const KEEPALIVE_RETRIES: u32 = 3;
+/// Longest data written to the database may stay unacknowledged before the kernel drops the
+/// connection. A primary that vanished without a reset (an AZ gone dark in a Multi-AZ
+/// failover) otherwise holds such a socket for about 15 minutes of retransmissions
+/// (`tcp_retries2`), and keepalives do not fire while data is in flight. Above every request
+/// deadline, so the deadline, not the kernel, answers the request.
+const TCP_USER_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a returned connection may take to be checked before reuse.
 const RECYCLE_TIMEOUT: Duration = Duration::from_secs(2);
 /// SQLSTATE `invalid_password`: what a rotated password looks like to a new connection.
@@ -53,6 +63,8 @@ pub fn pg_config(cfg: &DbConfig, target: &ConnectTarget) -> tokio_postgres::Conf
         .keepalives_idle(KEEPALIVE_IDLE)
         .keepalives_interval(KEEPALIVE_INTERVAL)
         .keepalives_retries(KEEPALIVE_RETRIES)
+        .tcp_user_timeout(TCP_USER_TIMEOUT)
+        .ssl_mode(tls::wire_mode(cfg.tls.mode))
         .options(format!(
             "-c statement_timeout={}",
             cfg.statement_timeout.as_millis()
@@ -63,9 +75,10 @@ pub fn pg_config(cfg: &DbConfig, target: &ConnectTarget) -> tokio_postgres::Conf
 /// Opens one connection outside any pool, running its I/O on a task of its own.
 pub async fn connect_one(
     cfg: &DbConfig,
+    tls: &Connector,
     target: &ConnectTarget,
 ) -> Result<(tokio_postgres::Client, tokio::task::JoinHandle<()>), tokio_postgres::Error> {
-    let (client, connection) = pg_config(cfg, target).connect(NoTls).await?;
+    let (client, connection) = pg_config(cfg, target).connect(tls.clone()).await?;
     let task = tokio::spawn(async move {
         // Ends when the client is dropped or the server goes away; the pool notices the latter
         // through `is_closed` when the connection is next handed out.
@@ -74,22 +87,73 @@ pub async fn connect_one(
     Ok((client, task))
 }
 
+/// A pooled connection, and whether it may be handed out again.
+pub struct PgConn {
+    client: ClientWrapper,
+    /// Ends the connection's I/O task: how [`PgConn::discard`] fails at once every call still
+    /// waiting on a server that stopped answering, instead of each at its own deadline.
+    io: tokio::task::AbortHandle,
+    /// Set once a call on this connection passed its deadline or lost its socket. A silent
+    /// peer leaves the socket looking open, so recycling must not go by `is_closed` alone.
+    broken: AtomicBool,
+    /// When it was opened: after a deadline, connections older than the call that timed out
+    /// are suspect (they may lead to a primary that is gone), newer ones are not.
+    pub opened: Instant,
+}
+
+impl PgConn {
+    fn new(client: tokio_postgres::Client, task: tokio::task::JoinHandle<()>) -> Self {
+        Self {
+            io: task.abort_handle(),
+            client: ClientWrapper::new(client, task),
+            broken: AtomicBool::new(false),
+            opened: Instant::now(),
+        }
+    }
+
+    /// Never to be used again, and cut off now: calls in flight on it fail at once.
+    pub fn discard(&self) {
+        self.broken.store(true, Ordering::Release);
+        self.io.abort();
+    }
+
+    /// Whether new calls may be sent on it.
+    pub fn is_usable(&self) -> bool {
+        !self.broken.load(Ordering::Acquire) && !self.client.is_closed()
+    }
+}
+
+impl Deref for PgConn {
+    type Target = ClientWrapper;
+
+    fn deref(&self) -> &ClientWrapper {
+        &self.client
+    }
+}
+
+impl DerefMut for PgConn {
+    fn deref_mut(&mut self) -> &mut ClientWrapper {
+        &mut self.client
+    }
+}
+
 pub struct Manager {
     cfg: DbConfig,
+    tls: Connector,
     credentials: Arc<dyn CredentialSource>,
 }
 
 impl Manager {
-    async fn connect(&self) -> Result<ClientWrapper, ConnectError> {
+    async fn connect(&self) -> Result<PgConn, ConnectError> {
         let target = self.credentials.current()?;
-        match connect_one(&self.cfg, &target).await {
-            Ok((client, task)) => Ok(ClientWrapper::new(client, task)),
+        match connect_one(&self.cfg, &self.tls, &target).await {
+            Ok((client, task)) => Ok(PgConn::new(client, task)),
             Err(e) if e.code().map(|c| c.code()) == Some(INVALID_PASSWORD) => {
                 // The password may have rotated: read the credentials again and retry once.
                 self.credentials.refresh().await?;
                 let target = self.credentials.current()?;
-                let (client, task) = connect_one(&self.cfg, &target).await?;
-                Ok(ClientWrapper::new(client, task))
+                let (client, task) = connect_one(&self.cfg, &self.tls, &target).await?;
+                Ok(PgConn::new(client, task))
             }
             Err(e) => Err(e.into()),
         }
@@ -97,22 +161,19 @@ impl Manager {
 }
 
 impl managed::Manager for Manager {
-    type Type = ClientWrapper;
+    type Type = PgConn;
     type Error = ConnectError;
 
-    async fn create(&self) -> Result<ClientWrapper, ConnectError> {
+    async fn create(&self) -> Result<PgConn, ConnectError> {
         self.connect().await
     }
 
-    async fn recycle(
-        &self,
-        client: &mut ClientWrapper,
-        _: &Metrics,
-    ) -> RecycleResult<ConnectError> {
-        // A closed socket (a restarted server) is dropped here; a live check per checkout would
-        // cost a round trip on every request, and the health probe already exercises the pool.
-        if client.is_closed() {
-            return Err(RecycleError::Message("connection closed".into()));
+    async fn recycle(&self, conn: &mut PgConn, _: &Metrics) -> RecycleResult<ConnectError> {
+        // A closed socket (a restarted server) or a connection found broken is dropped here; a
+        // live check per checkout would cost a round trip on every request, and the health
+        // probe already exercises the pool.
+        if !conn.is_usable() {
+            return Err(RecycleError::Message("connection closed or broken".into()));
         }
         Ok(())
     }
@@ -122,10 +183,12 @@ impl managed::Manager for Manager {
 /// when the database is down and recovers by itself when it comes back.
 pub fn build(
     cfg: &DbConfig,
+    tls: Connector,
     credentials: Arc<dyn CredentialSource>,
 ) -> Result<Pool, PoolBuildError> {
     let manager = Manager {
         cfg: cfg.clone(),
+        tls,
         credentials,
     };
     Ok(Pool::builder(manager)

@@ -3,6 +3,7 @@
 use http::StatusCode;
 use serde::Serialize;
 
+use super::error::ApiError;
 use super::response::{self, Resp};
 use super::State;
 use crate::db;
@@ -127,12 +128,12 @@ struct DbErrorBody {
 
 /// The strict database check: a real round trip.
 pub async fn db(state: &State) -> Resp {
+    // A connection of its own, never a shared lane: this is the strict check of the pool.
     let result = state
-        .bounded(async {
-            let conn = state.connections.pool().get().await?;
-            db::info::read(&conn).await
-        })
-        .await;
+        .connections
+        .exclusive(state.db_deadline, async |conn| db::info::read(conn).await)
+        .await
+        .map_err(ApiError::from);
     match result {
         Ok(info) => {
             let pool = state.connections.pool().status();

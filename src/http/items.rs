@@ -24,10 +24,7 @@ pub async fn list(state: &State, query: Option<&str>) -> Result<Resp, ApiError> 
         .collect();
     let page = Page::from_query(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
     let items = state
-        .bounded(async {
-            let conn = state.connections.get().await?;
-            db::items::list(&conn, page).await
-        })
+        .db(async |conn| db::items::list(conn, page).await)
         .await?;
     Ok(response::json(
         StatusCode::OK,
@@ -50,10 +47,7 @@ pub async fn create(state: &State, req: Request<Incoming>) -> Result<Resp, ApiEr
     let json = body::read_json(req, state.body_timeout).await?;
     let new = NewItem::from_json(&json)?;
     let item = state
-        .bounded(async {
-            let conn = state.connections.get().await?;
-            db::items::create(&conn, &new).await
-        })
+        .db(async |conn| db::items::create(conn, &new).await)
         .await?;
     Ok(response::json(
         StatusCode::CREATED,
@@ -73,10 +67,7 @@ pub async fn get(state: &State, id: ItemRef) -> Result<Resp, ApiError> {
         return Err(not_found());
     };
     let item = state
-        .bounded(async {
-            let conn = state.connections.get().await?;
-            db::items::get(&conn, id).await
-        })
+        .db(async |conn| db::items::get(conn, id).await)
         .await?
         .ok_or_else(not_found)?;
     Ok(response::json(StatusCode::OK, &ItemJson::from(&item)))
@@ -87,10 +78,7 @@ pub async fn delete(state: &State, id: ItemRef) -> Result<Resp, ApiError> {
         return Err(not_found());
     };
     let deleted = state
-        .bounded(async {
-            let conn = state.connections.get().await?;
-            db::items::delete(&conn, id).await
-        })
+        .db(async |conn| db::items::delete(conn, id).await)
         .await?;
     if deleted {
         Ok(response::empty(StatusCode::NO_CONTENT))

@@ -81,6 +81,31 @@ pub fn render(state: &State) -> String {
             .probe_failures
             .load(std::sync::atomic::Ordering::Relaxed),
     );
+    counter(
+        &mut out,
+        "db_probe_timeouts_total",
+        "Database probes that passed their deadline (a silent database, not a refusing one).",
+        health
+            .probe_timeouts
+            .load(std::sync::atomic::Ordering::Relaxed),
+    );
+    let calls = &state.connections.stats;
+    counter(
+        &mut out,
+        "db_deadlines_exceeded_total",
+        "Database calls (requests and probes) that passed their deadline.",
+        calls
+            .deadlines_exceeded
+            .load(std::sync::atomic::Ordering::Relaxed),
+    );
+    counter(
+        &mut out,
+        "db_connections_discarded_total",
+        "Connections cut off after a deadline or a lost socket, so no call uses them again.",
+        calls
+            .connections_discarded
+            .load(std::sync::atomic::Ordering::Relaxed),
+    );
     gauge(
         &mut out,
         "db_schema_version",

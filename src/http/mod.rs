@@ -9,7 +9,6 @@ pub mod response;
 pub mod router;
 pub mod server;
 
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,7 +17,7 @@ use tokio::sync::Semaphore;
 
 use crate::aws::cloudwatch_logs::ShipperStats;
 use crate::aws::cloudwatch_metrics::PublisherStats;
-use crate::db::{Connections, DbError};
+use crate::db::{Connections, DbError, Object};
 use crate::health::Health;
 use crate::identity::AppInfo;
 use crate::telemetry::log::Logger;
@@ -29,8 +28,9 @@ use error::ApiError;
 pub struct State {
     pub app: AppInfo,
     /// The pool, and what the item routes run their statements on: shared, pipelined
-    /// connections of it.
-    pub connections: Connections,
+    /// connections of it. Shared with the health probe, which cuts off the same connections
+    /// when its own deadline passes.
+    pub connections: Arc<Connections>,
     pub health: Arc<Health>,
     pub metrics: Arc<HttpMetrics>,
     pub logger: Logger,
@@ -41,6 +41,9 @@ pub struct State {
     /// Longest any request waits on the database in all (pool checkout plus queries), so a
     /// database that stopped answering cannot hold requests past it.
     pub db_deadline: Duration,
+    /// Set when draining begins: from then on every response carries `Connection: close`, so
+    /// keep-alive clients move off this instance before its listener closes.
+    pub closing: std::sync::atomic::AtomicBool,
     /// `X-Instance-ID`, encoded once.
     pub instance_header: HeaderValue,
     /// The CloudWatch Logs shipper's counters, when shipping is on.
@@ -50,15 +53,16 @@ pub struct State {
 }
 
 impl State {
-    /// Runs a database operation within [`State::db_deadline`].
-    pub async fn bounded<T>(
+    /// Runs one statement's worth of work on a shared connection within
+    /// [`State::db_deadline`].
+    pub async fn db<T>(
         &self,
-        op: impl Future<Output = Result<T, DbError>>,
+        op: impl AsyncFnOnce(&Object) -> Result<T, DbError>,
     ) -> Result<T, ApiError> {
-        match tokio::time::timeout(self.db_deadline, op).await {
-            Ok(result) => result.map_err(ApiError::from),
-            Err(_) => Err(ApiError::from(DbError::Timeout(self.db_deadline))),
-        }
+        self.connections
+            .run(self.db_deadline, op)
+            .await
+            .map_err(ApiError::from)
     }
 
     /// Logs what lies behind a server-side error answer; client errors are not worth a line

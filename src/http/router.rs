@@ -172,6 +172,10 @@ pub async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Resp, I
         headers.insert("x-response-time", v);
     }
     headers.insert("x-instance-id", state.instance_header.clone());
+    if state.closing.load(Ordering::Relaxed) {
+        // hyper closes the connection after this response.
+        headers.insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+    }
 
     state
         .metrics

@@ -24,15 +24,9 @@ pub struct TestApp {
 
 /// The configuration every test app starts from; `overrides` win.
 pub fn test_config(cluster: &Cluster, database: &str, overrides: &[(&str, &str)]) -> Config {
-    let port = cluster.port.to_string();
     let mut vars: HashMap<String, String> = [
         ("APPLICATION_PORT", "0"),
         ("BIND_ADDRESS", "127.0.0.1"),
-        ("DB_HOST", "127.0.0.1"),
-        ("DB_PORT", port.as_str()),
-        ("DB_NAME", database),
-        ("DB_USER", "postgres"),
-        ("DB_PASSWORD", super::pg::SUPERUSER_PASSWORD),
         ("DB_CONNECT_TIMEOUT_SECONDS", "2"),
         ("SHUTDOWN_DELAY_SECONDS", "0"),
         ("HEALTH_PROBE_INTERVAL_SECONDS", "1"),
@@ -44,6 +38,12 @@ pub fn test_config(cluster: &Cluster, database: &str, overrides: &[(&str, &str)]
     ]
     .iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
+    .chain(
+        cluster
+            .env(database)
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v)),
+    )
     .collect();
     for (k, v) in overrides {
         vars.insert(k.to_string(), v.to_string());

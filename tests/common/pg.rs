@@ -1,5 +1,10 @@
 //! Throwaway PostgreSQL clusters made with `initdb` and driven with `pg_ctl`, from the
 //! machine's PostgreSQL binaries: each on its own port, in its own temporary folder.
+//!
+//! As strict as RDS with `rds.force_ssl`: a cluster takes TLS only (`ssl=on`, `hostssl` lines
+//! alone in pg_hba, SCRAM), with a certificate for `localhost` and `127.0.0.1` from a private
+//! CA the harness makes with openssl, once per test binary. Plain TCP is refused. Only tests of
+//! what happens without TLS ask for [`Cluster::start_plain`].
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -76,6 +81,140 @@ fn run(mut cmd: Command, what: &str) {
 /// The cluster superuser's password (TCP connections use SCRAM, as RDS does).
 pub const SUPERUSER_PASSWORD: &str = "postgres-test";
 
+/// The certificates every TLS cluster of this test binary uses.
+pub struct Pki {
+    dir: PathBuf,
+}
+
+impl Pki {
+    /// The CA the clusters' certificate is signed by: what `DB_SSLROOTCERT` points at.
+    pub fn ca(&self) -> PathBuf {
+        self.dir.join("ca.pem")
+    }
+
+    /// A CA that signed nothing here: a bundle that must not verify the clusters.
+    pub fn other_ca(&self) -> PathBuf {
+        self.dir.join("other-ca.pem")
+    }
+}
+
+fn openssl(args: &[&str], dir: &Path, what: &str) {
+    let mut cmd = Command::new("openssl");
+    cmd.args(args).current_dir(dir);
+    let out = cmd.output().unwrap_or_else(|e| {
+        panic!("{what}: could not run openssl ({e}): run scripts/install-deps.sh")
+    });
+    assert!(
+        out.status.success(),
+        "{what} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Made once per test binary, removed when it exits.
+pub fn pki() -> &'static Pki {
+    static PKI: OnceLock<Pki> = OnceLock::new();
+    PKI.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("itemsd-pki-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("pki folder");
+        let ca = |name: &str, cn: &str| {
+            openssl(
+                &[
+                    "req",
+                    "-x509",
+                    "-newkey",
+                    "ec",
+                    "-pkeyopt",
+                    "ec_paramgen_curve:P-256",
+                    "-nodes",
+                    "-days",
+                    "2",
+                    "-subj",
+                    cn,
+                    "-keyout",
+                    &format!("{name}.key"),
+                    "-out",
+                    &format!("{name}.pem"),
+                    "-addext",
+                    "basicConstraints=critical,CA:TRUE",
+                    "-addext",
+                    "keyUsage=critical,keyCertSign,cRLSign",
+                ],
+                &dir,
+                "making a test CA",
+            )
+        };
+        ca("ca", "/CN=itemsd test CA");
+        ca("other-ca", "/CN=itemsd unrelated CA");
+        std::fs::write(
+            dir.join("server.ext"),
+            "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n\
+             keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n",
+        )
+        .expect("extensions file");
+        openssl(
+            &[
+                "req",
+                "-new",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+                "-nodes",
+                "-subj",
+                "/CN=localhost",
+                "-keyout",
+                "server.key",
+                "-out",
+                "server.csr",
+            ],
+            &dir,
+            "making the server key",
+        );
+        openssl(
+            &[
+                "x509",
+                "-req",
+                "-in",
+                "server.csr",
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-days",
+                "2",
+                "-extfile",
+                "server.ext",
+                "-out",
+                "server.pem",
+            ],
+            &dir,
+            "signing the server certificate",
+        );
+        extern "C" fn remove_pki() {
+            if let Some(pki) = PKI.get() {
+                let _ = std::fs::remove_dir_all(&pki.dir);
+            }
+        }
+        // SAFETY: registering a plain extern "C" function with no captured state.
+        unsafe {
+            libc::atexit(remove_pki);
+        }
+        Pki { dir }
+    })
+}
+
+/// The settings itemsd needs for a TLS cluster: full verification against the test CA, as
+/// deployed against RDS.
+pub fn tls_env() -> Vec<(&'static str, String)> {
+    vec![
+        ("DB_SSLMODE", "verify-full".to_owned()),
+        ("DB_SSLROOTCERT", pki().ca().display().to_string()),
+    ]
+}
+
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -86,18 +225,31 @@ pub fn free_port() -> u16 {
 pub struct Cluster {
     dir: PathBuf,
     pub port: u16,
+    /// TLS only (the default), or plain TCP only.
+    pub tls: bool,
 }
 
 impl Cluster {
-    /// A new cluster, started. Stopped and removed on drop.
+    /// A new TLS-only cluster, started. Stopped and removed on drop.
     pub fn start() -> Self {
         let cluster = Self::create();
         cluster.start_server();
         cluster
     }
 
-    /// A new cluster, initialised but not running (for "database down at start" tests).
+    /// A new cluster with TLS off (`ssl=off`, `host` lines): for what happens without TLS.
+    pub fn start_plain() -> Self {
+        let cluster = Self::create_with(false);
+        cluster.start_server();
+        cluster
+    }
+
+    /// A new TLS-only cluster, initialised but not running (for "database down at start").
     pub fn create() -> Self {
+        Self::create_with(true)
+    }
+
+    fn create_with(tls: bool) -> Self {
         static SEQ: AtomicU32 = AtomicU32::new(0);
         let dir = std::env::temp_dir().join(format!(
             "itemsd-pg-{}-{}",
@@ -139,10 +291,56 @@ impl Cluster {
                 "--no-sync",
             ]);
         run(initdb, "initdb");
+        // Only what RDS allows: TLS-only (hostssl) or, for the plain cluster, TCP without it.
+        let kind = if tls { "hostssl" } else { "host" };
+        std::fs::write(
+            dir.join("data/pg_hba.conf"),
+            format!(
+                "local all all trust\n\
+                 {kind} all all 127.0.0.0/8 scram-sha-256\n\
+                 {kind} replication all 127.0.0.0/8 scram-sha-256\n"
+            ),
+        )
+        .expect("pg_hba.conf");
+        if tls {
+            let pki = pki();
+            for file in ["server.pem", "server.key"] {
+                let target = dir.join(file);
+                std::fs::copy(pki.dir.join(file), &target).expect("server certificate");
+                std::fs::set_permissions(
+                    &target,
+                    std::os::unix::fs::PermissionsExt::from_mode(0o600),
+                )
+                .expect("key mode");
+                if is_root() {
+                    let mut chown = Command::new("chown");
+                    chown.arg("postgres:").arg(&target);
+                    run(chown, "chown of the server key");
+                }
+            }
+        }
         Self {
             dir,
             port: free_port(),
+            tls,
         }
+    }
+
+    /// What `pg_ctl start` is given: the port, sockets, speed over durability, TLS.
+    fn server_options(&self) -> String {
+        let mut options = format!(
+            "-c listen_addresses=127.0.0.1,127.0.0.2 -c port={} -c unix_socket_directories={} \
+             -c fsync=off -c max_connections=200",
+            self.port,
+            self.dir.display()
+        );
+        if self.tls {
+            options.push_str(&format!(
+                " -c ssl=on -c ssl_cert_file={0}/server.pem -c ssl_key_file={0}/server.key",
+                self.dir.display()
+            ));
+        }
+        options
     }
 
     pub fn start_server(&self) {
@@ -152,12 +350,7 @@ impl Cluster {
             .arg("--log")
             .arg(self.dir.join("postgres.log"))
             .arg("--wait")
-            .arg(format!(
-                "--options=-c listen_addresses=127.0.0.1 -c port={} -c unix_socket_directories={} \
-                 -c fsync=off -c max_connections=200",
-                self.port,
-                self.dir.display()
-            ))
+            .arg(format!("--options={}", self.server_options()))
             .arg("start");
         run(ctl, "pg_ctl start");
     }
@@ -173,9 +366,28 @@ impl Cluster {
 
     pub fn url(&self, db: &str) -> String {
         format!(
-            "host=127.0.0.1 port={} user=postgres password={SUPERUSER_PASSWORD} dbname={db}",
-            self.port
+            "host=127.0.0.1 port={} user=postgres password={SUPERUSER_PASSWORD} dbname={db} \
+             sslmode={}",
+            self.port,
+            if self.tls { "require" } else { "disable" }
         )
+    }
+
+    /// itemsd's settings for this cluster's database `db`: where, who, and TLS.
+    pub fn env(&self, db: &str) -> Vec<(&'static str, String)> {
+        let mut env = vec![
+            ("DB_HOST", "127.0.0.1".to_owned()),
+            ("DB_PORT", self.port.to_string()),
+            ("DB_NAME", db.to_owned()),
+            ("DB_USER", "postgres".to_owned()),
+            ("DB_PASSWORD", SUPERUSER_PASSWORD.to_owned()),
+        ];
+        if self.tls {
+            env.extend(tls_env());
+        } else {
+            env.push(("DB_SSLMODE", "disable".to_owned()));
+        }
+        env
     }
 
     /// Runs SQL through a fresh connection to `db`.
@@ -187,8 +399,14 @@ impl Cluster {
             .unwrap_or_else(|e| panic!("{sql}: {e}"));
     }
 
+    /// A connection for the test's own SQL, verified against the test CA by itemsd's own
+    /// TLS connector.
     pub async fn connect(&self, db: &str) -> tokio_postgres::Client {
-        let (client, conn) = tokio_postgres::connect(&self.url(db), tokio_postgres::NoTls)
+        let (client, conn) = self
+            .url(db)
+            .parse::<tokio_postgres::Config>()
+            .expect("a valid connection string")
+            .connect(verifying_connector())
             .await
             .unwrap_or_else(|e| panic!("connecting to {db} on port {}: {e}", self.port));
         tokio::spawn(async move {
@@ -216,6 +434,14 @@ impl Drop for Cluster {
         stop_immediately(&self.dir);
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// itemsd's connector in `verify-full` against the test CA.
+pub fn verifying_connector() -> itemsd::db::tls::Connector {
+    let env: std::collections::HashMap<_, _> = tls_env().into_iter().collect();
+    let config = itemsd::config::Config::from_lookup(|name| env.get(name).cloned())
+        .expect("the TLS settings are valid");
+    itemsd::db::tls::connector(&config.db.tls).expect("a TLS connector")
 }
 
 fn stop_immediately(dir: &Path) {

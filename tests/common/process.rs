@@ -18,14 +18,9 @@ pub fn itemsd(envs: &[(&str, String)]) -> Command {
 }
 
 pub fn db_env(cluster: &pg::Cluster, db: &str) -> Vec<(&'static str, String)> {
-    vec![
-        ("DB_HOST", "127.0.0.1".into()),
-        ("DB_PORT", cluster.port.to_string()),
-        ("DB_NAME", db.into()),
-        ("DB_USER", "postgres".into()),
-        ("DB_PASSWORD", pg::SUPERUSER_PASSWORD.into()),
-        ("DB_CONNECT_TIMEOUT_SECONDS", "2".into()),
-    ]
+    let mut env = cluster.env(db);
+    env.push(("DB_CONNECT_TIMEOUT_SECONDS", "2".into()));
+    env
 }
 
 /// A running itemsd process and its stdout, line by line.
