@@ -13,7 +13,7 @@ readonly TOOL_ROWS=(
     "initdb         postgresql        --version cargo-test,schemathesis,run-local,boot,boot-qemu"
     "pg_ctl         postgresql        --version cargo-test,schemathesis,run-local,boot,boot-qemu"
     "haproxy        haproxy           -v        cargo-test"
-    "openssl        openssl           version   cargo-test"
+    "openssl        openssl           version   cargo-test,boot,boot-qemu"
     "runuser        util-linux        --version cargo-test,schemathesis,boot,boot-qemu"
     "curl           curl              --version boot,boot-qemu"
     "python3        python3-venv      --version venv,boot,boot-qemu,build-release"
