@@ -1,7 +1,7 @@
 # The itemsd AMI: Amazon Linux 2023 (latest, from Amazon) plus the static itemsd binary, its
 # systemd unit (enabled), its env template and the RDS CA bundle it verifies PostgreSQL against;
-# nothing else is installed (the SSM agent ships with AL2023). One source per architecture; build from the repository root after
-# packaging/build-release.sh, e.g.
+# nothing else is installed (the SSM agent ships with AL2023). One source per architecture;
+# build from the repository root after packaging/build-release.sh, e.g.
 #   packer build -only=amazon-ebs.x86_64 -var version=0.1.0 -var git_commit=$(git rev-parse HEAD) \
 #     -var 'ssh_source_cidrs=["203.0.113.7/32"]' ami/
 # See docs/shipping.md. The Terraform (modules/compute) finds the AMI by its tags:
