@@ -1,7 +1,7 @@
 # The itemsd AMI: Amazon Linux 2023 (latest, from Amazon) plus the static itemsd binary, its
-# systemd unit (enabled) and its env template; nothing else is installed (the SSM agent ships
-# with AL2023). One source per architecture; build from the repository root after
-# packaging/build-release.sh, e.g.
+# systemd unit (enabled), its env template and the RDS CA bundle it verifies PostgreSQL against;
+# nothing else is installed (the SSM agent ships with AL2023). One source per architecture;
+# build from the repository root after packaging/build-release.sh, e.g.
 #   packer build -only=amazon-ebs.x86_64 -var version=0.1.0 -var git_commit=$(git rev-parse HEAD) \
 #     -var 'ssh_source_cidrs=["203.0.113.7/32"]' ami/
 # See docs/shipping.md. The Terraform (modules/compute) finds the AMI by its tags:
@@ -48,6 +48,29 @@ variable "kms_key_id" {
 variable "root_volume_size_gb" {
   type    = number
   default = 8
+}
+
+# The RDS CA bundle (ami/scripts/install-rds-ca.sh): itemsd connects with DB_SSLMODE=verify-full
+# and DB_SSLROOTCERT=/usr/local/share/itemsd/rds-global-bundle.pem. The validations use no
+# regex(): Debian's packer 1.6.6, which lints this template offline, lacks it there.
+variable "rds_ca_bundle_url" {
+  type        = string
+  default     = "https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem"
+  description = "Where the build instance fetches the RDS global CA bundle; https only"
+  validation {
+    condition     = substr(var.rds_ca_bundle_url, 0, 8) == "https://" && length(var.rds_ca_bundle_url) > 8
+    error_message = "The rds_ca_bundle_url must be an https:// URL."
+  }
+}
+
+variable "rds_ca_bundle_sha256" {
+  type        = string
+  default     = ""
+  description = "Pin: the sha256 the fetched bundle must have (sha256sum's 64 lowercase hex digits), else the build fails; empty: not pinned (the measured sha256 is recorded either way)"
+  validation {
+    condition     = var.rds_ca_bundle_sha256 == "" || (length(var.rds_ca_bundle_sha256) == 64 && trim(var.rds_ca_bundle_sha256, "0123456789abcdef") == "")
+    error_message = "The rds_ca_bundle_sha256 must be empty or 64 lowercase hex digits."
+  }
 }
 
 locals {
@@ -216,6 +239,22 @@ build {
     script           = "ami/scripts/install-itemsd.sh"
   }
 
+  # Fetched from AWS at build time (not at boot), checked (PEM, every certificate parses, the pin
+  # when set) and installed with its sha256 beside it: /usr/local/share/itemsd/.
+  provisioner "shell" {
+    environment_vars = ["RDS_CA_BUNDLE_URL=${var.rds_ca_bundle_url}", "RDS_CA_BUNDLE_SHA256=${var.rds_ca_bundle_sha256}"]
+    execute_command  = "sudo env {{ .Vars }} bash '{{ .Path }}'"
+    script           = "ami/scripts/install-rds-ca.sh"
+  }
+
+  # The sha256 install-rds-ca.sh measured on this instance, back to the build host, where
+  # record-rds-ca-sha256.sh (below) writes it into this build's manifest entry.
+  provisioner "file" {
+    direction   = "download"
+    source      = "/usr/local/share/itemsd/rds-global-bundle.pem.sha256"
+    destination = "${var.dist_dir}/rds-ca/${source.name}.sha256"
+  }
+
   provisioner "shell" {
     execute_command = "sudo env {{ .Vars }} bash '{{ .Path }}'"
     script          = "ami/scripts/cleanup-image.sh"
@@ -229,13 +268,31 @@ build {
     script           = "ami/scripts/validate-image.sh"
   }
 
-  # One entry per architecture built: "artifact_id" is "<region>:<ami-id>".
-  post-processor "manifest" {
-    output     = "${var.dist_dir}/packer-manifest.json"
-    strip_path = true
-    custom_data = {
-      version    = var.version
-      git_commit = var.git_commit
+  # One entry per architecture built: "artifact_id" is "<region>:<ami-id>". A chain, so that the
+  # checksum is recorded in the entry the manifest post-processor has just written.
+  post-processors {
+    post-processor "manifest" {
+      output     = "${var.dist_dir}/packer-manifest.json"
+      strip_path = true
+      custom_data = {
+        version                     = var.version
+        git_commit                  = var.git_commit
+        rds_ca_bundle_url           = var.rds_ca_bundle_url
+        rds_ca_bundle_sha256_pinned = var.rds_ca_bundle_sha256
+      }
+    }
+
+    # custom_data.rds_ca_bundle_sha256: the bundle's sha256 as MEASURED on the build instance
+    # (the file downloaded above), not as expected. custom_data above is evaluated when the
+    # template is read, before any instance exists, so it can only carry the optional pin; a
+    # platform team auditing an AMI wants the hash of the bytes actually baked into it, for
+    # pinned and unpinned builds alike (and can compare it with
+    # /usr/local/share/itemsd/rds-global-bundle.pem.sha256 on any instance). The pin is the
+    # control that fails the build; this is the record. Needs jq on the build host.
+    post-processor "shell-local" {
+      environment_vars = ["MANIFEST=${var.dist_dir}/packer-manifest.json", "SHA256_FILE=${var.dist_dir}/rds-ca/${source.name}.sha256"]
+      execute_command  = ["/bin/sh", "-c", "{{.Vars}} bash {{.Script}}"]
+      script           = "ami/scripts/record-rds-ca-sha256.sh"
     }
   }
 }

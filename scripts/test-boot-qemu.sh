@@ -23,7 +23,8 @@ BOOT_CACHE=${BOOT_CACHE:-/var/cache/itemsd-boot}
 DEBIAN_MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 BOOT_TIMEOUT=${BOOT_TIMEOUT:-300}
 SUITE=bookworm
-PACKAGES=systemd,systemd-sysv,linux-image-amd64,initramfs-tools
+# curl and openssl: as AL2023's base image has them, for install-rds-ca.sh (see scripts/test-boot.sh).
+PACKAGES=systemd,systemd-sysv,curl,openssl,linux-image-amd64,initramfs-tools
 
 die() {
     echo "test-boot-qemu: error: $*" >&2
@@ -37,7 +38,7 @@ log() { echo "test-boot-qemu: $*"; }
 
 # shellcheck source=scripts/lib/tools.sh
 source scripts/lib/tools.sh
-require_tools boot-qemu debootstrap qemu-system-x86_64 mkfs.ext4 curl python3 runuser initdb pg_ctl
+require_tools boot-qemu debootstrap qemu-system-x86_64 mkfs.ext4 curl openssl python3 runuser initdb pg_ctl
 # shellcheck source=scripts/lib/postgres.sh
 source scripts/lib/postgres.sh
 # shellcheck source=scripts/lib/provision.sh

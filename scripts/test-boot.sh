@@ -24,8 +24,9 @@ BOOT_CACHE=${BOOT_CACHE:-/var/cache/itemsd-boot}
 DEBIAN_MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 BOOT_TIMEOUT=${BOOT_TIMEOUT:-60}
 SUITE=bookworm
-# systemd as PID 1 and nothing else: the AMI installs no packages either.
-PACKAGES=systemd,systemd-sysv
+# systemd as PID 1, plus what AL2023's base image has and the provisioner scripts use: curl and
+# openssl (install-rds-ca.sh). Nothing else: the AMI installs no packages either.
+PACKAGES=systemd,systemd-sysv,curl,openssl
 
 die() {
     echo "test-boot: error: $*" >&2
@@ -39,7 +40,7 @@ log() { echo "test-boot: $*"; }
 
 # shellcheck source=scripts/lib/tools.sh
 source scripts/lib/tools.sh
-require_tools boot debootstrap systemd-nspawn nsenter runuser curl python3 initdb pg_ctl
+require_tools boot debootstrap systemd-nspawn nsenter runuser curl openssl python3 initdb pg_ctl
 # shellcheck source=scripts/lib/postgres.sh
 source scripts/lib/postgres.sh
 # shellcheck source=scripts/lib/provision.sh

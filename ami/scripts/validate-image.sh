@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Fails the image build unless the image is ready to snapshot: cleanup left nothing behind,
-# itemsd is installed with the expected modes, its unit is enabled, and the binary runs.
+# itemsd is installed with the expected modes, its unit is enabled, the binary runs, and the RDS
+# CA bundle is installed and still matches the sha256 recorded beside it.
 # Runs as root after cleanup-image.sh, on the Packer build instance or in the boot test's
 # chroot. Env: ITEMSD_VERSION (optional): the version `itemsd --version` must report.
 set -o errexit -o nounset -o pipefail
@@ -46,6 +47,10 @@ check_mode /usr/local/bin/itemsd "755 root:root"
 check_mode /etc/systemd/system/itemsd.service "644 root:root"
 check_mode /etc/itemsd "755 root:root"
 check_mode /etc/itemsd/itemsd.env "644 root:root"
+# The RDS CA bundle (install-rds-ca.sh), itemsd's DB_SSLROOTCERT: world-readable, root-owned.
+check_mode /usr/local/share/itemsd "755 root:root"
+check_mode /usr/local/share/itemsd/rds-global-bundle.pem "644 root:root"
+check_mode /usr/local/share/itemsd/rds-global-bundle.pem.sha256 "644 root:root"
 
 enabled=$(systemctl is-enabled itemsd.service 2>&1) || true
 [[ "$enabled" == enabled ]] || fail "itemsd.service is not enabled (systemctl is-enabled: $enabled)"
@@ -58,8 +63,22 @@ else
     fail "/usr/local/bin/itemsd --version failed: $reported"
 fi
 
+# --- the RDS CA bundle matches the checksum install-rds-ca.sh recorded (and the manifest has) --
+# Exactly one line naming the bundle, so that `sha256sum -c` cannot be pointed at another file.
+rds_ca_dir=/usr/local/share/itemsd
+if [[ -f "$rds_ca_dir/rds-global-bundle.pem.sha256" ]]; then
+    recorded=$(<"$rds_ca_dir/rds-global-bundle.pem.sha256")
+    if [[ ! "$recorded" =~ ^[0-9a-f]{64}\ \ rds-global-bundle\.pem$ ]]; then
+        fail "$rds_ca_dir/rds-global-bundle.pem.sha256 is not one sha256sum line for rds-global-bundle.pem"
+    elif ! sha256_output=$(cd "$rds_ca_dir" && sha256sum --check --strict rds-global-bundle.pem.sha256 2>&1); then
+        fail "$rds_ca_dir/rds-global-bundle.pem does not match its recorded sha256: $sha256_output"
+    elif ! grep -q '^-----BEGIN CERTIFICATE-----' "$rds_ca_dir/rds-global-bundle.pem"; then
+        fail "$rds_ca_dir/rds-global-bundle.pem holds no PEM certificate"
+    fi
+fi
+
 if ((failures > 0)); then
     echo "validate-image: $failures check(s) failed" >&2
     exit 1
 fi
-echo "validate-image: ok ($reported, itemsd.service enabled, image clean)"
+echo "validate-image: ok ($reported, itemsd.service enabled, RDS CA bundle matches its sha256, image clean)"
