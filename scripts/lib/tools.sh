@@ -11,6 +11,7 @@
 readonly TOOL_ROWS=(
     "psql           postgresql-client --version cargo-test,schemathesis,run-local"
     "initdb         postgresql        --version cargo-test,schemathesis,run-local,boot,boot-qemu"
+    "pg_basebackup  postgresql        --version cargo-test"
     "pg_ctl         postgresql        --version cargo-test,schemathesis,run-local,boot,boot-qemu"
     "haproxy        haproxy           -v        cargo-test"
     "openssl        openssl           version   cargo-test,boot,boot-qemu,lint-ami"

@@ -104,6 +104,8 @@ impl From<DbError> for ApiError {
             ),
             // Query canceled (statement timeout).
             Some("57014") => (StatusCode::SERVICE_UNAVAILABLE, "database timed out"),
+            // A read-only server: a standby not promoted yet, mid-failover.
+            Some("25006") => (StatusCode::SERVICE_UNAVAILABLE, "database unavailable"),
             // Undefined table: the schema is not migrated yet.
             Some("42P01") => (StatusCode::SERVICE_UNAVAILABLE, "database not ready"),
             // Connection exceptions, resources, operator intervention, auth: the database is

@@ -10,4 +10,5 @@ pub mod load;
 pub mod moto;
 pub mod pg;
 pub mod process;
+pub mod relay;
 pub mod strict_logs;

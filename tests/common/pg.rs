@@ -20,7 +20,12 @@ fn bindir() -> PathBuf {
         if let Ok(path) = std::env::var("PATH") {
             for dir in std::env::split_paths(&path) {
                 if dir.join("pg_ctl").is_file() && dir.join("initdb").is_file() {
-                    return dir;
+                    // The server's own folder (a PATH entry may hold only links to two of
+                    // its tools): pg_basebackup and the rest are beside the real pg_ctl.
+                    return std::fs::canonicalize(dir.join("pg_ctl"))
+                        .ok()
+                        .and_then(|real| real.parent().map(Path::to_path_buf))
+                        .unwrap_or(dir);
                 }
             }
         }
@@ -250,24 +255,7 @@ impl Cluster {
     }
 
     fn create_with(tls: bool) -> Self {
-        static SEQ: AtomicU32 = AtomicU32::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "itemsd-pg-{}-{}",
-            std::process::id(),
-            SEQ.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("cluster folder");
-        if is_root() {
-            run(
-                {
-                    let mut c = Command::new("chown");
-                    c.arg("postgres:").arg(&dir);
-                    c
-                },
-                "chown of the cluster folder to postgres (scripts/install-deps.sh creates the user)",
-            );
-        }
+        let dir = new_cluster_dir();
         // Password authentication over TCP, as on RDS: rotation tests need a password that can
         // be wrong. The superuser's password is `SUPERUSER_PASSWORD`.
         let pwfile = dir.join("pwfile");
@@ -303,27 +291,51 @@ impl Cluster {
         )
         .expect("pg_hba.conf");
         if tls {
-            let pki = pki();
-            for file in ["server.pem", "server.key"] {
-                let target = dir.join(file);
-                std::fs::copy(pki.dir.join(file), &target).expect("server certificate");
-                std::fs::set_permissions(
-                    &target,
-                    std::os::unix::fs::PermissionsExt::from_mode(0o600),
-                )
-                .expect("key mode");
-                if is_root() {
-                    let mut chown = Command::new("chown");
-                    chown.arg("postgres:").arg(&target);
-                    run(chown, "chown of the server key");
-                }
-            }
+            install_server_certificate(&dir);
         }
         Self {
             dir,
             port: free_port(),
             tls,
         }
+    }
+
+    /// A streaming standby of `primary` (TLS-only like it), made with pg_basebackup, not
+    /// started. What an RDS Multi-AZ standby is: promoted when the primary is lost.
+    pub fn standby_of(primary: &Cluster) -> Self {
+        assert!(primary.tls, "standbys are made of TLS clusters");
+        let dir = new_cluster_dir();
+        let mut backup = pg_command("pg_basebackup");
+        backup
+            .arg("--pgdata")
+            .arg(dir.join("data"))
+            .args([
+                "--write-recovery-conf",
+                "--wal-method=stream",
+                "--checkpoint=fast",
+                "--no-sync",
+            ])
+            .arg(format!(
+                "--dbname=host=127.0.0.1 port={} user=postgres password={SUPERUSER_PASSWORD} \
+                 sslmode=require",
+                primary.port
+            ));
+        run(backup, "pg_basebackup");
+        install_server_certificate(&dir);
+        Self {
+            dir,
+            port: free_port(),
+            tls: true,
+        }
+    }
+
+    /// Promotes a standby to primary, waiting until it accepts writes.
+    pub fn promote(&self) {
+        let mut ctl = pg_command("pg_ctl");
+        ctl.arg("--pgdata")
+            .arg(self.dir.join("data"))
+            .args(["--wait", "promote"]);
+        run(ctl, "pg_ctl promote");
     }
 
     /// What `pg_ctl start` is given: the port, sockets, speed over durability, TLS.
@@ -433,6 +445,42 @@ impl Drop for Cluster {
     fn drop(&mut self) {
         stop_immediately(&self.dir);
         let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn new_cluster_dir() -> PathBuf {
+    static SEQ: AtomicU32 = AtomicU32::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "itemsd-pg-{}-{}",
+        std::process::id(),
+        SEQ.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("cluster folder");
+    if is_root() {
+        let mut chown = Command::new("chown");
+        chown.arg("postgres:").arg(&dir);
+        run(
+            chown,
+            "chown of the cluster folder to postgres (scripts/install-deps.sh creates the user)",
+        );
+    }
+    dir
+}
+
+/// The test CA's server certificate and key, where the server options point, readable by the
+/// server alone (PostgreSQL refuses a key others can read).
+fn install_server_certificate(dir: &Path) {
+    for file in ["server.pem", "server.key"] {
+        let target = dir.join(file);
+        std::fs::copy(pki().dir.join(file), &target).expect("server certificate");
+        std::fs::set_permissions(&target, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+            .expect("key mode");
+        if is_root() {
+            let mut chown = Command::new("chown");
+            chown.arg("postgres:").arg(&target);
+            run(chown, "chown of the server key");
+        }
     }
 }
 
