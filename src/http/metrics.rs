@@ -147,6 +147,12 @@ pub fn render(state: &State) -> String {
         );
         counter(
             &mut out,
+            "cloudwatch_logs_destination_failures_total",
+            "Attempts to make the log stream (or a missing group) ready that failed.",
+            c(&stats.destination_failures),
+        );
+        counter(
+            &mut out,
             "cloudwatch_logs_batches_total",
             "PutLogEvents calls accepted.",
             c(&stats.batches),

@@ -6,7 +6,7 @@
 //! CloudWatch is merely slow or briefly down and the buffer holds.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -15,6 +15,7 @@ use aws_sdk_cloudwatchlogs::Client;
 use tokio::sync::Notify;
 
 use super::batch::{self, Event};
+use super::destination::{self, Destination, DestinationError};
 use super::retry::{self, Action};
 use crate::telemetry::log::{LogSink, Logger};
 
@@ -38,7 +39,10 @@ pub struct ShipperStats {
     /// Dropped because CloudWatch would reject them (too old, too new) or refused a batch.
     pub rejected: AtomicU64,
     pub truncated: AtomicU64,
+    /// Calls retried after a failure, whatever the failure (each after a backoff).
     pub retries: AtomicU64,
+    /// Attempts to make the group or stream ready that failed.
+    pub destination_failures: AtomicU64,
     pub batches: AtomicU64,
     pub buffered_bytes: AtomicU64,
     /// Unix milliseconds of the last failed call, 0 if none.
@@ -77,13 +81,6 @@ struct Shared {
     wake: Notify,
     capacity: usize,
     stats: Arc<ShipperStats>,
-}
-
-/// Where the events go, fixed for the process's life.
-#[derive(Clone, Debug)]
-pub struct Destination {
-    pub group: String,
-    pub stream: String,
 }
 
 /// The [`LogSink`] half, handed to the logger.
@@ -176,6 +173,7 @@ pub fn start(
         destination,
         shared: Arc::clone(&shared),
         logger,
+        destination_failing: AtomicBool::new(false),
     };
     tokio::spawn(shipper.run(flush_interval));
     (Arc::new(CloudWatchLogsSink { shared }), stats)
@@ -186,6 +184,9 @@ struct Shipper {
     destination: Destination,
     shared: Arc<Shared>,
     logger: Logger,
+    /// Set while making the destination ready keeps failing: its cause is logged once, when it
+    /// starts failing, not at every retry (the retries are counted in `/metrics`).
+    destination_failing: AtomicBool,
 }
 
 impl Shipper {
@@ -268,6 +269,7 @@ impl Shipper {
             })
             .collect();
         let mut attempt = 0;
+        let mut previous = None;
         loop {
             let result = self
                 .client
@@ -293,9 +295,11 @@ impl Shipper {
                 .last_error_ms
                 .store(now_ms(), Ordering::Relaxed);
             let action = retry::classify(&err);
-            if attempt == 0 || action != Action::Retry {
-                // Stdout only would be better here, but the line also waits in the buffer and
-                // tells CloudWatch, later, that it was away.
+            // Once for a batch, and again only when the failure changes: a failure that lasts
+            // is one line and a rising retry counter, not a line per retry. Stdout only would
+            // be better here, but the line also waits in the buffer and tells CloudWatch, later,
+            // that it was away.
+            if previous != Some(action) {
                 self.logger
                     .warn("PutLogEvents failed")
                     .field("action", format!("{action:?}"))
@@ -312,64 +316,54 @@ impl Shipper {
                     return;
                 }
                 Action::Recreate => self.ensure_destination().await,
-                Action::Retry => {
-                    self.shared.stats.retries.fetch_add(1, Ordering::Relaxed);
-                    tokio::time::sleep(retry::backoff(attempt)).await;
-                }
+                Action::Retry => {}
             }
+            // Every path that tries again waits first, however it failed.
+            self.shared.stats.retries.fetch_add(1, Ordering::Relaxed);
+            tokio::time::sleep(retry::backoff(attempt)).await;
+            previous = Some(action);
             attempt += 1;
         }
     }
 
-    /// Creates the group and the stream unless they exist; a failure is logged and the next
-    /// PutLogEvents (or its ResourceNotFound) tries again.
+    /// Makes the stream (and, only when it is missing, the group) ready; a failure is counted,
+    /// logged when failing starts, and the next PutLogEvents (or its ResourceNotFound) tries
+    /// again after its backoff.
     async fn ensure_destination(&self) {
-        if let Err(e) = create_destination(&self.client, &self.destination).await {
-            self.logger
-                .warn("could not create the log group or stream")
-                .field("group", self.destination.group.as_str())
-                .field("stream", self.destination.stream.as_str())
-                .field("error", e)
-                .emit();
+        let Err(e) = destination::ensure(&self.client, &self.destination).await else {
+            self.destination_failing.store(false, Ordering::Relaxed);
+            return;
+        };
+        self.shared
+            .stats
+            .destination_failures
+            .fetch_add(1, Ordering::Relaxed);
+        self.shared
+            .stats
+            .last_error_ms
+            .store(now_ms(), Ordering::Relaxed);
+        if self.destination_failing.swap(true, Ordering::Relaxed) {
+            return;
         }
+        let record = match &e {
+            DestinationError::GroupMissing { .. } => self
+                .logger
+                .error("log group missing: logs wait in the buffer until it exists"),
+            DestinationError::Call(_) => self.logger.warn("could not create the log stream"),
+        };
+        record
+            .field("group", self.destination.group.as_str())
+            .field("stream", self.destination.stream.as_str())
+            .error_chain(&e)
+            .emit();
     }
-}
-
-/// Creates the group, then the stream, each unless it exists already.
-async fn create_destination(client: &Client, destination: &Destination) -> Result<(), String> {
-    if let Err(e) = client
-        .create_log_group()
-        .log_group_name(&destination.group)
-        .send()
-        .await
-    {
-        if !e
-            .as_service_error()
-            .is_some_and(|s| s.is_resource_already_exists_exception())
-        {
-            return Err(aws_sdk_cloudwatchlogs::error::DisplayErrorContext(&e).to_string());
-        }
-    }
-    if let Err(e) = client
-        .create_log_stream()
-        .log_group_name(&destination.group)
-        .log_stream_name(&destination.stream)
-        .send()
-        .await
-    {
-        if !e
-            .as_service_error()
-            .is_some_and(|s| s.is_resource_already_exists_exception())
-        {
-            return Err(aws_sdk_cloudwatchlogs::error::DisplayErrorContext(&e).to_string());
-        }
-    }
-    Ok(())
 }
 
 /// Creates the group and stream if needed and puts one event, for `itemsd check`.
 pub async fn test_call(client: &Client, destination: &Destination) -> Result<(), String> {
-    create_destination(client, destination).await?;
+    destination::ensure(client, destination)
+        .await
+        .map_err(|e| e.to_string())?;
     let event = InputLogEvent::builder()
         .timestamp(now_ms())
         .message(r#"{"level":"INFO","msg":"itemsd check: test event"}"#)
