@@ -8,10 +8,10 @@
 #     -> the ALB stops routing to a failing target within 2 x 10 + 5 = 25 s
 #   itemsd SHUTDOWN_DELAY_SECONDS   25 s  (/health 503, still serving)
 #   itemsd SHUTDOWN_TIMEOUT_SECONDS 30 s  (drain in-flight requests)
-#   flush bound                     10 s  (logs and metrics to CloudWatch)
-#   pre-stop + drain + flush      = 65 s
-#   deregistration_delay            60 s  <= 65 s
-#   systemd TimeoutStopSec          90 s  >  65 s: systemd never kills a clean exit
+#   flush bound                     20 s  (metrics, then logs, 10 s each)
+#   pre-stop + drain + flush      = 75 s
+#   deregistration_delay            60 s  <= 75 s
+#   systemd TimeoutStopSec          90 s  >  75 s: systemd never kills a clean exit
 #                                   (written by this module as a drop-in, below)
 #   ALB idle timeout                60 s  <  itemsd's header read timeout
 #

@@ -241,10 +241,10 @@ variable "db_instance_class" {
 #       unhealthy_threshold x interval + timeout = 2 x 10 + 5 = 25 s
 #   => itemsd's pre-stop delay  SHUTDOWN_DELAY_SECONDS    = 25 s
 #      itemsd's drain deadline  SHUTDOWN_TIMEOUT_SECONDS  = 30 s
-#      log/metric flush bound                             = 10 s
-#   pre-stop + drain + flush = 25 + 30 + 10 = 65 s
-#   ALB deregistration delay = 60 s  <= 65 s
-#   systemd TimeoutStopSec   = 90 s  >  65 s
+#      log/metric flush bound (metrics 10 s, then logs 10 s) = 20 s
+#   pre-stop + drain + flush = 25 + 30 + 20 = 75 s
+#   ALB deregistration delay = 60 s  <= 75 s
+#   systemd TimeoutStopSec   = 90 s  >  75 s
 #   ALB idle timeout         = 60 s  <  hyper header_read_timeout (set above 60 s by itemsd)
 
 variable "health_check_interval_seconds" {
@@ -314,9 +314,9 @@ variable "shutdown_timeout_seconds" {
 }
 
 variable "log_flush_seconds" {
-  description = "Bound on itemsd's final flush of logs and metrics to CloudWatch."
+  description = "Bound on itemsd's final flush to CloudWatch: it waits up to 10 s for the last metric publication, then up to 10 s for the log shipper (src/startup.rs FLUSH_TIMEOUT, one after the other)."
   type        = number
-  default     = 10
+  default     = 20
 
   validation {
     condition     = var.log_flush_seconds >= 1 && var.log_flush_seconds <= 60

@@ -181,7 +181,7 @@ run "health_check_follows_the_shutdown_timeline" {
   }
   assert {
     condition     = aws_lb_target_group.this.deregistration_delay == "60" && tonumber(aws_lb_target_group.this.deregistration_delay) <= var.shutdown_delay_seconds + var.shutdown_timeout_seconds + var.log_flush_seconds
-    error_message = "deregistration delay (60) <= pre-stop + drain + flush (65)"
+    error_message = "deregistration delay (60) <= pre-stop + drain + flush (75)"
   }
   assert {
     condition     = var.shutdown_delay_seconds + var.shutdown_timeout_seconds + var.log_flush_seconds < var.systemd_timeout_stop_seconds
@@ -665,4 +665,13 @@ run "rejects_pool_too_large_for_the_class" {
     db_pool_max_connections = 20
   }
   expect_failures = [aws_autoscaling_group.this]
+}
+
+run "rejects_systemd_stop_that_cuts_the_second_flush" {
+  command = plan
+  variables {
+    # 25 + 30 + 20 (metrics 10 s, then logs 10 s) = 75: 75 s would kill the log flush
+    systemd_timeout_stop_seconds = 75
+  }
+  expect_failures = [var.systemd_timeout_stop_seconds]
 }
