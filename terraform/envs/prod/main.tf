@@ -112,9 +112,12 @@ module "compute" {
   metrics_namespace = local.namespace
 
   # Where itemsd connects and how many connections the group may hold.
-  db_host            = var.enable_db_proxy ? module.database.connect_address : null
-  db_max_connections = module.database.connection_limit
-  db_instance_class  = module.database.instance_class
+  db_host = var.enable_db_proxy ? module.database.connect_address : null
+  # An RDS Proxy's certificate chains to the Amazon roots (ACM), not to the RDS
+  # CA bundle: verify it with the system bundle of Amazon Linux 2023.
+  db_ssl_root_cert_path = var.enable_db_proxy ? "/etc/pki/tls/certs/ca-bundle.crt" : null
+  db_max_connections    = module.database.connection_limit
+  db_instance_class     = module.database.instance_class
 
   certificate_arn         = var.certificate_arn
   alb_deletion_protection = true

@@ -180,13 +180,14 @@ variable "db_host" {
 }
 
 variable "db_ssl_root_cert_path" {
-  description = "DB_SSLROOTCERT: the CA bundle itemsd verifies the database's certificate with (DB_SSLMODE is always verify-full). The AMI installs the RDS global bundle here."
+  description = "DB_SSLROOTCERT: the CA bundle itemsd verifies the database's certificate with (DB_SSLMODE is always verify-full). The default is the RDS global bundle the AMI installs, which signs RDS instance certificates; an RDS Proxy presents an ACM certificate under the Amazon roots, which the system bundle holds. Null: the default."
   type        = string
   default     = "/usr/local/share/itemsd/rds-global-bundle.pem"
+  nullable    = false
 
   validation {
-    condition     = can(regex("^/[A-Za-z0-9._/-]+\\.pem$", var.db_ssl_root_cert_path))
-    error_message = "db_ssl_root_cert_path must be an absolute path to a .pem file."
+    condition     = can(regex("^/[A-Za-z0-9._/-]+\\.(pem|crt)$", var.db_ssl_root_cert_path))
+    error_message = "db_ssl_root_cert_path must be an absolute path to a .pem or .crt file."
   }
 }
 

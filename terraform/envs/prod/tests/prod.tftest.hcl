@@ -142,9 +142,11 @@ run "proxy_on" {
   assert {
     condition = (
       module.database.proxy_endpoint == "itemsd-prod-proxy.proxy-abcdefghijkl.eu-north-1.rds.amazonaws.com" &&
-      module.compute.settings["DB_HOST"] == "itemsd-prod-proxy.proxy-abcdefghijkl.eu-north-1.rds.amazonaws.com"
+      module.compute.settings["DB_HOST"] == "itemsd-prod-proxy.proxy-abcdefghijkl.eu-north-1.rds.amazonaws.com" &&
+      module.compute.settings["DB_SSLMODE"] == "verify-full" &&
+      module.compute.settings["DB_SSLROOTCERT"] == "/etc/pki/tls/certs/ca-bundle.crt"
     )
-    error_message = "with the proxy on, DB_HOST names the proxy endpoint"
+    error_message = "with the proxy on, DB_HOST names the proxy endpoint, verified against the Amazon roots of the system bundle"
   }
   assert {
     # floor(315 x 90 %) = 283
