@@ -19,7 +19,7 @@ variable "git_commit" {
 
 variable "region" {
   type    = string
-  default = "eu-west-1"
+  default = "eu-north-1"
 }
 
 variable "dist_dir" {

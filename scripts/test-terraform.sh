@@ -5,6 +5,8 @@
 #   3. terraform test (mock_provider "aws", command = plan): every module and env
 #   4. checkov --framework terraform --skip-download: zero failed checks
 #   5. apply, re-plan and destroy of envs/dev against a local moto server
+# plus a check that the Packer template builds the AMI in the region the
+# environments deploy to by default (else the AMI lookup finds nothing).
 # Step 5 mostly waits on the provider's polling, so it runs in the background
 # while steps 1-4 run. The last line is "terraform: N passed, M failed"
 # (", K skipped" outside CI when a Python tool is missing); the exit status is
@@ -256,6 +258,29 @@ fi
 # --- 1. format ------------------------------------------------------------------
 
 run_step "fmt" terraform -chdir="${repo_root}" fmt -check -recursive -diff terraform
+
+# The AMI is looked up by tags in the provider's region: the Packer template's
+# default region must be the environments' default region.
+check_region_defaults() {
+  python3 - "${repo_root}/ami/itemsd.pkr.hcl" "${repo_root}/terraform/envs/dev/variables.tf" "${repo_root}/terraform/envs/prod/variables.tf" <<'PY'
+import re, sys
+def region_default(path):
+    text = open(path).read()
+    block = re.search(r'variable\s+"region"\s*\{(.*?)\n\}', text, re.S)
+    if not block:
+        sys.exit(f'{path}: no variable "region"')
+    default = re.search(r'^\s*default\s*=\s*"([^"]+)"', block.group(1), re.M)
+    if not default:
+        sys.exit(f'{path}: variable "region" has no string default')
+    return default.group(1)
+found = {path: region_default(path) for path in sys.argv[1:]}
+for path, region in found.items():
+    print(f"{region}  {path}")
+if len(set(found.values())) != 1:
+    sys.exit("region defaults disagree: the Terraform AMI lookup would find no AMI")
+PY
+}
+run_step "region defaults agree" check_region_defaults
 
 # --- 2. init + validate ---------------------------------------------------------
 

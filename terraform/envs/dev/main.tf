@@ -28,9 +28,10 @@ module "network" {
 module "security" {
   source = "../../modules/security"
 
-  name         = local.name
-  vpc_id       = module.network.vpc_id
-  enable_https = var.certificate_arn != null
+  name            = local.name
+  vpc_id          = module.network.vpc_id
+  enable_https    = var.certificate_arn != null
+  enable_db_proxy = var.enable_db_proxy
 }
 
 module "monitoring" {
@@ -59,6 +60,14 @@ module "database" {
   deletion_protection   = false
   skip_final_snapshot   = true
   alarm_actions         = [module.monitoring.sns_topic_arn]
+
+  logs_kms_key_arn   = module.monitoring.kms_key_arn
+  log_retention_days = 14
+
+  max_connections_override = var.db_max_connections
+
+  enable_proxy             = var.enable_db_proxy
+  proxy_security_group_ids = var.enable_db_proxy ? [module.security.proxy_security_group_id] : []
 }
 
 module "iam" {
@@ -91,6 +100,14 @@ module "compute" {
   db_secret_arn     = module.database.connection_secret_arn
   log_group_name    = module.monitoring.log_group_name
   metrics_namespace = local.namespace
+
+  # Where itemsd connects and how many connections the group may hold.
+  db_host = var.enable_db_proxy ? module.database.connect_address : null
+  # An RDS Proxy's certificate chains to the Amazon roots (ACM), not to the RDS
+  # CA bundle: verify it with the system bundle of Amazon Linux 2023.
+  db_ssl_root_cert_path = var.enable_db_proxy ? "/etc/pki/tls/certs/ca-bundle.crt" : null
+  db_max_connections    = module.database.connection_limit
+  db_instance_class     = module.database.instance_class
 
   certificate_arn         = var.certificate_arn
   alb_deletion_protection = false

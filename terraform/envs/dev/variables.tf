@@ -68,3 +68,15 @@ variable "instance_refresh_enabled" {
   type        = bool
   default     = true
 }
+
+variable "enable_db_proxy" {
+  description = "Put an RDS Proxy between itemsd and the database. Read docs/terraform.md first: itemsd's named prepared statements and startup options pin or break proxy sessions."
+  type        = bool
+  default     = false
+}
+
+variable "db_max_connections" {
+  description = "max_connections of the database's instance class when the database module does not know the class (SHOW max_connections); null: the module's estimate."
+  type        = number
+  default     = null
+}

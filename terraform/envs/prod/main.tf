@@ -1,7 +1,9 @@
 # itemsd, prod: three AZs, a NAT gateway per AZ, interface endpoints for every
 # AWS API the instances use, Multi-AZ RDS with deletion protection, 30 days of
-# backups and a final snapshot, at least two instances, a checkpoint halfway
-# through every instance refresh, and a termination lifecycle hook.
+# backups and a final snapshot, at least two instances, checkpoints at 50 % and
+# 100 % of every instance refresh, HTTPS only (a certificate is required) and
+# at least one alarm subscriber. No termination lifecycle hook: nothing would
+# complete it, and the ALB drains an instance before it enters Terminating.
 
 data "aws_availability_zones" "available" {
   #checkov:skip=CKV_AWS_394:Only the first az_count zones in name order are used (slice in locals), so a zone AWS adds later does not enter the set; set availability_zones to pin them explicitly.
@@ -35,6 +37,7 @@ module "security" {
   name              = local.name
   vpc_id            = module.network.vpc_id
   enable_https      = var.certificate_arn != null
+  enable_db_proxy   = var.enable_db_proxy
   enable_s3_egress  = true
   s3_prefix_list_id = module.network.s3_endpoint_prefix_list_id
 }
@@ -67,18 +70,24 @@ module "database" {
   deletion_protection   = true
   skip_final_snapshot   = false
   alarm_actions         = [module.monitoring.sns_topic_arn]
+
+  logs_kms_key_arn   = module.monitoring.kms_key_arn
+  log_retention_days = 90
+
+  max_connections_override = var.db_max_connections
+
+  enable_proxy             = var.enable_db_proxy
+  proxy_security_group_ids = var.enable_db_proxy ? [module.security.proxy_security_group_id] : []
 }
 
 module "iam" {
   source = "../../modules/iam"
 
-  name                   = local.name
-  secret_arns            = [module.database.connection_secret_arn, module.database.master_user_secret_arn]
-  secrets_kms_key_arns   = [module.database.kms_key_arn]
-  log_group_arn          = module.monitoring.log_group_arn
-  metrics_namespace      = local.namespace
-  lifecycle_hook_enabled = true
-  autoscaling_group_name = local.name
+  name                 = local.name
+  secret_arns          = [module.database.connection_secret_arn, module.database.master_user_secret_arn]
+  secrets_kms_key_arns = [module.database.kms_key_arn]
+  log_group_arn        = module.monitoring.log_group_arn
+  metrics_namespace    = local.namespace
 }
 
 module "compute" {
@@ -102,6 +111,14 @@ module "compute" {
   log_group_name    = module.monitoring.log_group_name
   metrics_namespace = local.namespace
 
+  # Where itemsd connects and how many connections the group may hold.
+  db_host = var.enable_db_proxy ? module.database.connect_address : null
+  # An RDS Proxy's certificate chains to the Amazon roots (ACM), not to the RDS
+  # CA bundle: verify it with the system bundle of Amazon Linux 2023.
+  db_ssl_root_cert_path = var.enable_db_proxy ? "/etc/pki/tls/certs/ca-bundle.crt" : null
+  db_max_connections    = module.database.connection_limit
+  db_instance_class     = module.database.instance_class
+
   certificate_arn         = var.certificate_arn
   alb_deletion_protection = true
 
@@ -110,11 +127,9 @@ module "compute" {
   desired_capacity = 2
 
   instance_refresh_enabled     = var.instance_refresh_enabled
-  instance_refresh_checkpoints = [50]
+  instance_refresh_checkpoints = [50, 100]
   rollback_alarm_names = [
     module.monitoring.target_5xx_alarm_name,
     module.monitoring.unhealthy_hosts_alarm_name,
   ]
-
-  lifecycle_hook_enabled = true
 }

@@ -22,9 +22,14 @@ variable "az_count" {
 }
 
 variable "alarm_emails" {
-  description = "Who gets alarm and budget emails."
+  description = "Who gets alarm and budget emails; prod needs at least one subscriber, or its alarms notify nobody."
   type        = list(string)
   default     = []
+
+  validation {
+    condition     = length(var.alarm_emails) > 0 && alltrue([for e in var.alarm_emails : can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", e))])
+    error_message = "prod needs at least one alarm subscriber: set alarm_emails to one or more email addresses."
+  }
 }
 
 variable "ami_id" {
@@ -57,9 +62,14 @@ variable "instance_type" {
 }
 
 variable "certificate_arn" {
-  description = "ACM certificate ARN for HTTPS on the ALB (null: HTTP only)."
+  description = "ACM certificate ARN for HTTPS on the ALB. Required in prod: port 80 then only redirects (301) to HTTPS, with TLS policy ELBSecurityPolicy-TLS13-1-2-2021-06."
   type        = string
   default     = null
+
+  validation {
+    condition     = var.certificate_arn != null && can(regex("^arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{12}:certificate/", var.certificate_arn))
+    error_message = "prod serves HTTPS only: set certificate_arn to an ACM certificate ARN."
+  }
 }
 
 variable "budget_limit_usd" {
@@ -72,4 +82,16 @@ variable "instance_refresh_enabled" {
   description = "Configure instance refresh on the Auto Scaling group (false only against emulators without StartInstanceRefresh)."
   type        = bool
   default     = true
+}
+
+variable "enable_db_proxy" {
+  description = "Put an RDS Proxy between itemsd and the database. Read docs/terraform.md first: itemsd's named prepared statements and startup options pin or break proxy sessions."
+  type        = bool
+  default     = false
+}
+
+variable "db_max_connections" {
+  description = "max_connections of the database's instance class when the database module does not know the class (SHOW max_connections); null: the module's estimate."
+  type        = number
+  default     = null
 }

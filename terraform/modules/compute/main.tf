@@ -1,18 +1,36 @@
 # Compute: ALB -> target group -> Auto Scaling group of itemsd instances.
 #
-# The shutdown timeline (DESIGN.md section 3) ties these numbers together;
-# variables.tf enforces it with validation blocks. With the defaults:
+# The shutdown timeline (DESIGN.md section 3, docs/terraform.md) ties these
+# numbers together; variables.tf enforces it with validation blocks. With the
+# defaults:
 #
 #   health check: interval 10 s, timeout 5 s, unhealthy threshold 2
 #     -> the ALB stops routing to a failing target within 2 x 10 + 5 = 25 s
 #   itemsd SHUTDOWN_DELAY_SECONDS   25 s  (/health 503, still serving)
 #   itemsd SHUTDOWN_TIMEOUT_SECONDS 30 s  (drain in-flight requests)
-#   flush bound                     10 s  (logs and metrics to CloudWatch)
-#   pre-stop + drain + flush      = 65 s
-#   deregistration_delay            60 s  <= 65 s: the ALB never waits on a target
-#                                          that has already stopped draining
-#   systemd TimeoutStopSec          90 s  >  65 s: systemd never kills a clean exit
+#   flush bound                     20 s  (metrics, then logs, 10 s each)
+#   pre-stop + drain + flush      = 75 s
+#   deregistration_delay            60 s  <= 75 s
+#   systemd TimeoutStopSec          90 s  >  75 s: systemd never kills a clean exit
+#                                   (written by this module as a drop-in, below)
 #   ALB idle timeout                60 s  <  itemsd's header read timeout
+#
+# The order AWS uses when the group removes an instance (scale-in, instance
+# refresh, health replacement):
+#
+#   1. the instance leaves InService; Auto Scaling deregisters it from the
+#      target group: the ALB sends it no new requests and waits up to
+#      deregistration_delay (60 s) for the open ones (connection draining);
+#   2. only then does the instance enter Terminating (no lifecycle hook here,
+#      so it does not wait in Terminating:Wait) and EC2 shuts the OS down;
+#   3. shutdown -> systemd stops itemsd.service -> SIGTERM -> itemsd's pre-stop
+#      delay, cut short because IMDS autoscaling/target-lifecycle-state says
+#      Terminated (the ALB has drained it already) -> drain -> flush -> exit 0,
+#      all within TimeoutStopSec.
+#
+# SIGTERM while the instance is still registered (systemctl restart, a reboot,
+# a Spot interruption) gets the full pre-stop delay: the ALB only learns from
+# the failing /health, within 25 s, and the delay covers that.
 
 data "aws_ami" "itemsd" {
   count = var.ami_id == null ? 1 : 0
@@ -51,26 +69,59 @@ locals {
   asg_name = var.name
   https    = var.certificate_arn != null
 
+  # Instance refresh may run this many percent of the desired capacity at
+  # once (new instances before old ones leave); the connection budget counts it.
+  refresh_max_healthy_percentage = 110
+
   # /etc/itemsd/itemsd.env: non-secret settings only. The password lives in
-  # Secrets Manager and is fetched by itemsd at run time.
+  # Secrets Manager and is fetched by itemsd at run time. These keys are the
+  # module's own: extra_settings may not redefine them (variables.tf).
   settings = merge(
+    var.extra_settings,
     {
       ENVIRONMENT              = var.environment
       AWS_REGION               = data.aws_region.current.name
       APPLICATION_PORT         = tostring(var.app_port)
       AUTOSCALING_GROUP_NAME   = local.asg_name
       DB_SECRET_ARN            = var.db_secret_arn
+      DB_POOL_MAX_CONN         = tostring(var.db_pool_max_connections)
+      DB_SSLMODE               = "verify-full"
+      DB_SSLROOTCERT           = var.db_ssl_root_cert_path
       CLOUDWATCH_LOG_GROUP     = var.log_group_name
       CLOUDWATCH_NAMESPACE     = var.metrics_namespace
       SHUTDOWN_DELAY_SECONDS   = tostring(var.shutdown_delay_seconds)
       SHUTDOWN_TIMEOUT_SECONDS = tostring(var.shutdown_timeout_seconds)
     },
-    var.extra_settings,
+    # Where itemsd connects: the RDS Proxy endpoint when there is one. itemsd
+    # takes the host from the connection secret when DB_SECRET_ARN is set, and
+    # the database module points that secret at the same endpoint.
+    var.db_host == null ? {} : { DB_HOST = var.db_host },
   )
 
   settings_file = join("", [for k in sort(keys(local.settings)) : "${k}=${local.settings[k]}\n"])
 
+  # systemd drop-in: TimeoutStopSec from the same variable the shutdown
+  # timeline validates, overriding the image's itemsd.service (90 s).
+  systemd_dropin_path    = "/etc/systemd/system/itemsd.service.d/50-terraform.conf"
+  systemd_dropin_content = "[Service]\nTimeoutStopSec=${var.systemd_timeout_stop_seconds}\n"
+
+  # The env file is written by write_files, in cloud-init.service; itemsd.service
+  # is ordered After=cloud-init.service and reads EnvironmentFile= when it
+  # starts, so it sees the file without more ado. A drop-in is different:
+  # systemd reads unit files when it loads them, at boot, before cloud-init has
+  # run, so a drop-in needs a daemon-reload before it counts. runcmd would be
+  # too late (it runs in cloud-final.service, which itemsd does not wait for),
+  # and write_files runs after bootcmd in the same stage. So bootcmd, which runs
+  # in cloud-init.service too (before itemsd can start), writes the drop-in and
+  # reloads systemd; the start job of itemsd waits in the queue across the
+  # reload and then runs with the new TimeoutStopSec. bootcmd runs on every
+  # boot, which is harmless: it writes the same file again.
+  bootcmd = [
+    "mkdir -p '${dirname(local.systemd_dropin_path)}' && printf '%s' '${local.systemd_dropin_content}' > '${local.systemd_dropin_path}' && systemctl daemon-reload",
+  ]
+
   user_data = "#cloud-config\n${yamlencode({
+    bootcmd = local.bootcmd
     write_files = [{
       path        = "/etc/itemsd/itemsd.env"
       owner       = "root:root"
@@ -78,6 +129,16 @@ locals {
       content     = local.settings_file
     }]
   })}"
+
+  # The connection budget: every instance the group can run at once, each
+  # with a full pool, plus headroom, must fit in the database's max_connections.
+  budget_instances   = ceil(var.max_size * local.refresh_max_healthy_percentage / 100)
+  budget_connections = local.budget_instances * var.db_pool_max_connections + var.db_connection_headroom
+
+  # Paths only the VPC may reach: the ALB answers them itself with itemsd's
+  # 404 body. Reach them on the instance port from inside the VPC or via SSM.
+  internal_paths = ["/metrics", "/metrics/*", "/db", "/db/*"]
+  not_found_body = jsonencode({ error = "Not Found", message = "the requested URL was not found", status = 404 })
 }
 
 # --- load balancer ------------------------------------------------------------
@@ -174,6 +235,58 @@ resource "aws_lb_listener" "https" {
   tags = var.tags
 }
 
+# Internal endpoints (/metrics, /db) are not served to the internet: on every
+# listener that forwards, a rule answers them with a fixed 404 before the
+# default action. ALB path patterns are case-sensitive and match the path only
+# (no query string); itemsd's routes are lower-case.
+resource "aws_lb_listener_rule" "internal_paths_http" {
+  count = local.https ? 0 : 1
+
+  listener_arn = aws_lb_listener.http.arn
+  priority     = 10
+
+  action {
+    type = "fixed-response"
+    fixed_response {
+      content_type = "application/json"
+      message_body = local.not_found_body
+      status_code  = "404"
+    }
+  }
+
+  condition {
+    path_pattern {
+      values = local.internal_paths
+    }
+  }
+
+  tags = var.tags
+}
+
+resource "aws_lb_listener_rule" "internal_paths_https" {
+  count = local.https ? 1 : 0
+
+  listener_arn = aws_lb_listener.https[0].arn
+  priority     = 10
+
+  action {
+    type = "fixed-response"
+    fixed_response {
+      content_type = "application/json"
+      message_body = local.not_found_body
+      status_code  = "404"
+    }
+  }
+
+  condition {
+    path_pattern {
+      values = local.internal_paths
+    }
+  }
+
+  tags = var.tags
+}
+
 # --- instances ----------------------------------------------------------------
 
 resource "aws_launch_template" "this" {
@@ -233,6 +346,7 @@ resource "aws_launch_template" "this" {
 
   lifecycle {
     precondition {
+      # EC2 takes 16 KiB; 4 KiB keeps it a settings file, not a provisioning script.
       condition     = length(local.user_data) <= 4096
       error_message = "User data must stay a small settings file (at most 4 KiB)."
     }
@@ -302,17 +416,12 @@ resource "aws_autoscaling_group" "this" {
   lifecycle {
     # Scaling policies own the desired capacity after creation.
     ignore_changes = [desired_capacity]
+
+    precondition {
+      condition     = local.budget_connections <= var.db_max_connections
+      error_message = "Connection budget exceeded: ${local.budget_instances} instances (max_size ${var.max_size} x ${local.refresh_max_healthy_percentage} % during an instance refresh, rounded up) x DB_POOL_MAX_CONN ${var.db_pool_max_connections} + headroom ${var.db_connection_headroom} = ${local.budget_connections} > max_connections ${var.db_max_connections} of ${var.db_instance_class}. Lower max_size or db_pool_max_connections, pick a larger class, or enable the RDS Proxy."
+    }
   }
-}
-
-resource "aws_autoscaling_lifecycle_hook" "terminating" {
-  count = var.lifecycle_hook_enabled ? 1 : 0
-
-  name                   = "${var.name}-terminating"
-  autoscaling_group_name = aws_autoscaling_group.this.name
-  lifecycle_transition   = "autoscaling:EC2_INSTANCE_TERMINATING"
-  heartbeat_timeout      = var.lifecycle_hook_heartbeat_seconds
-  default_result         = "CONTINUE"
 }
 
 resource "aws_autoscaling_policy" "cpu" {

@@ -48,14 +48,34 @@ output "ami_id" {
   value       = local.ami_id
 }
 
-output "lifecycle_hook_name" {
-  description = "Name of the termination lifecycle hook, or null."
-  value       = try(aws_autoscaling_lifecycle_hook.terminating[0].name, null)
-}
-
 output "user_data" {
   description = "The rendered (non-secret) user data."
   value       = local.user_data
+}
+
+output "settings" {
+  description = "The settings written to /etc/itemsd/itemsd.env (non-secret)."
+  value       = local.settings
+}
+
+output "systemd_dropin" {
+  description = "Path and content of the systemd drop-in the user data installs (TimeoutStopSec)."
+  value = {
+    path    = local.systemd_dropin_path
+    content = local.systemd_dropin_content
+  }
+}
+
+output "connection_budget" {
+  description = "The numbers of the connection budget check (docs/terraform.md)."
+  value = {
+    instances          = local.budget_instances
+    pool_max           = var.db_pool_max_connections
+    headroom           = var.db_connection_headroom
+    connections        = local.budget_connections
+    db_max_connections = var.db_max_connections
+    db_instance_class  = var.db_instance_class
+  }
 }
 
 output "shutdown_timeline" {
@@ -72,4 +92,14 @@ output "shutdown_timeline" {
     alb_idle_timeout       = var.idle_timeout_seconds
     alb_notices_failure_in = var.health_check_unhealthy_threshold * var.health_check_interval_seconds + var.health_check_timeout_seconds
   }
+}
+
+output "instance_refresh_checkpoints" {
+  description = "Checkpoint percentages of the instance refresh (the last one is 100)."
+  value       = var.instance_refresh_checkpoints
+}
+
+output "internal_paths" {
+  description = "Paths the ALB answers with a fixed 404 instead of forwarding (reachable inside the VPC and through SSM only)."
+  value       = local.internal_paths
 }

@@ -166,6 +166,74 @@ variable "extra_settings" {
     condition     = alltrue([for k, v in var.extra_settings : can(regex("^[A-Z][A-Z0-9_]*$", k)) && !can(regex("PASSWORD|SECRET_KEY|TOKEN|ACCESS_KEY|PRIVATE", k)) && !can(regex("[\\n\\r]", v))])
     error_message = "extra_settings keys must be UPPER_SNAKE_CASE, must not name a credential (PASSWORD, TOKEN, ...), and values must be single lines."
   }
+
+  validation {
+    condition     = length(setintersection(keys(var.extra_settings), ["ENVIRONMENT", "AWS_REGION", "APPLICATION_PORT", "AUTOSCALING_GROUP_NAME", "DB_SECRET_ARN", "DB_HOST", "DB_POOL_MAX_CONN", "DB_SSLMODE", "DB_SSLROOTCERT", "CLOUDWATCH_LOG_GROUP", "CLOUDWATCH_NAMESPACE", "SHUTDOWN_DELAY_SECONDS", "SHUTDOWN_TIMEOUT_SECONDS"])) == 0
+    error_message = "extra_settings must not redefine a setting this module writes (DB_POOL_MAX_CONN, DB_SSLMODE, SHUTDOWN_DELAY_SECONDS, ...): set the module's variable instead, so that the checks on it hold."
+  }
+}
+
+variable "db_host" {
+  description = "DB_HOST for the settings file: the RDS Proxy endpoint when the database module has one (its connect_address output), null to leave it out. itemsd takes the host from the connection secret when DB_SECRET_ARN is set; the database module points the secret at the same address."
+  type        = string
+  default     = null
+}
+
+variable "db_ssl_root_cert_path" {
+  description = "DB_SSLROOTCERT: the CA bundle itemsd verifies the database's certificate with (DB_SSLMODE is always verify-full). The default is the RDS global bundle the AMI installs, which signs RDS instance certificates; an RDS Proxy presents an ACM certificate under the Amazon roots, which the system bundle holds. Null: the default."
+  type        = string
+  default     = "/usr/local/share/itemsd/rds-global-bundle.pem"
+  nullable    = false
+
+  validation {
+    condition     = can(regex("^/[A-Za-z0-9._/-]+\\.(pem|crt)$", var.db_ssl_root_cert_path))
+    error_message = "db_ssl_root_cert_path must be an absolute path to a .pem or .crt file."
+  }
+}
+
+# --- the connection budget (docs/terraform.md) ----------------------------------
+#
+#   ceil(max_size x 110 %) x db_pool_max_connections + db_connection_headroom
+#     <= db_max_connections
+#
+# checked by a precondition on the Auto Scaling group (plan fails otherwise).
+
+variable "db_pool_max_connections" {
+  description = "DB_POOL_MAX_CONN: the most connections one itemsd opens to PostgreSQL (its pool; migrations and the health probe use the pool too)."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.db_pool_max_connections >= 2 && var.db_pool_max_connections <= 1000 && floor(var.db_pool_max_connections) == var.db_pool_max_connections
+    error_message = "db_pool_max_connections must be a whole number between 2 and 1000 (itemsd needs one connection for the health probe besides the shared ones)."
+  }
+}
+
+variable "db_connection_headroom" {
+  description = "Connections kept free beside the fleet's pools: itemsd migrate/check runs, an engineer's psql, monitoring, and RDS's reserved slots (superuser_reserved_connections 3 for rdsadmin). See docs/terraform.md."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.db_connection_headroom >= 5 && floor(var.db_connection_headroom) == var.db_connection_headroom
+    error_message = "db_connection_headroom must be a whole number of at least 5 (RDS reserves 3 connections for rdsadmin alone)."
+  }
+}
+
+variable "db_max_connections" {
+  description = "max_connections of the database (the database module's max_connections output: a conservative estimate of RDS's default for its class, or the explicit override)."
+  type        = number
+
+  validation {
+    condition     = var.db_max_connections >= 1
+    error_message = "db_max_connections must be positive."
+  }
+}
+
+variable "db_instance_class" {
+  description = "The database's instance class, named in the connection budget's error message."
+  type        = string
+  default     = "the database"
 }
 
 # --- the shutdown timeline (DESIGN.md section 3) -------------------------------
@@ -174,10 +242,10 @@ variable "extra_settings" {
 #       unhealthy_threshold x interval + timeout = 2 x 10 + 5 = 25 s
 #   => itemsd's pre-stop delay  SHUTDOWN_DELAY_SECONDS    = 25 s
 #      itemsd's drain deadline  SHUTDOWN_TIMEOUT_SECONDS  = 30 s
-#      log/metric flush bound                             = 10 s
-#   pre-stop + drain + flush = 25 + 30 + 10 = 65 s
-#   ALB deregistration delay = 60 s  <= 65 s
-#   systemd TimeoutStopSec   = 90 s  >  65 s
+#      log/metric flush bound (metrics 10 s, then logs 10 s) = 20 s
+#   pre-stop + drain + flush = 25 + 30 + 20 = 75 s
+#   ALB deregistration delay = 60 s  <= 75 s
+#   systemd TimeoutStopSec   = 90 s  >  75 s
 #   ALB idle timeout         = 60 s  <  hyper header_read_timeout (set above 60 s by itemsd)
 
 variable "health_check_interval_seconds" {
@@ -247,9 +315,9 @@ variable "shutdown_timeout_seconds" {
 }
 
 variable "log_flush_seconds" {
-  description = "Bound on itemsd's final flush of logs and metrics to CloudWatch."
+  description = "Bound on itemsd's final flush to CloudWatch: it waits up to 10 s for the last metric publication, then up to 10 s for the log shipper (src/startup.rs FLUSH_TIMEOUT, one after the other)."
   type        = number
-  default     = 10
+  default     = 20
 
   validation {
     condition     = var.log_flush_seconds >= 1 && var.log_flush_seconds <= 60
@@ -258,13 +326,13 @@ variable "log_flush_seconds" {
 }
 
 variable "systemd_timeout_stop_seconds" {
-  description = "TimeoutStopSec of itemsd.service in the AMI; must exceed pre-stop + drain + flush, or systemd kills itemsd mid-flush."
+  description = "TimeoutStopSec of itemsd.service, written by the user data as the drop-in /etc/systemd/system/itemsd.service.d/50-terraform.conf (it overrides the image's 90 s); must exceed pre-stop + drain + flush, or systemd kills itemsd mid-flush."
   type        = number
   default     = 90
 
   validation {
-    condition     = var.systemd_timeout_stop_seconds > var.shutdown_delay_seconds + var.shutdown_timeout_seconds + var.log_flush_seconds
-    error_message = "systemd_timeout_stop_seconds must be greater than shutdown_delay_seconds + shutdown_timeout_seconds + log_flush_seconds."
+    condition     = floor(var.systemd_timeout_stop_seconds) == var.systemd_timeout_stop_seconds && var.systemd_timeout_stop_seconds <= 3600 && var.systemd_timeout_stop_seconds > var.shutdown_delay_seconds + var.shutdown_timeout_seconds + var.log_flush_seconds
+    error_message = "systemd_timeout_stop_seconds must be whole seconds, at most 3600, and greater than shutdown_delay_seconds + shutdown_timeout_seconds + log_flush_seconds."
   }
 }
 
@@ -401,16 +469,21 @@ variable "instance_refresh_min_healthy_percentage" {
 }
 
 variable "instance_refresh_checkpoints" {
-  description = "Checkpoint percentages of an instance refresh (e.g. [50] in prod), ascending, ending below or at 100."
+  description = "Checkpoint percentages of an instance refresh (e.g. [50, 100] in prod): whole numbers 1-100, strictly increasing, the last one 100 (AWS stops the refresh at the last checkpoint, so [50] would leave half the fleet on the old launch template). Empty: no checkpoints."
   type        = list(number)
   default     = []
 
   validation {
     condition = alltrue([
       for i, p in var.instance_refresh_checkpoints :
-      p > 0 && p <= 100 && (i == 0 || p > var.instance_refresh_checkpoints[max(i - 1, 0)])
+      p >= 1 && p <= 100 && floor(p) == p && (i == 0 || p > var.instance_refresh_checkpoints[max(i - 1, 0)])
     ])
-    error_message = "instance_refresh_checkpoints must be ascending percentages in (0, 100]."
+    error_message = "instance_refresh_checkpoints must be whole percentages between 1 and 100, strictly increasing."
+  }
+
+  validation {
+    condition     = length(var.instance_refresh_checkpoints) == 0 || try(var.instance_refresh_checkpoints[length(var.instance_refresh_checkpoints) - 1] == 100, false)
+    error_message = "The last of instance_refresh_checkpoints must be 100: an instance refresh stops at its last checkpoint, and [50] would leave half the group on the old launch template."
   }
 }
 
@@ -455,23 +528,6 @@ variable "requests_per_target" {
   validation {
     condition     = var.requests_per_target > 0
     error_message = "requests_per_target must be positive."
-  }
-}
-
-variable "lifecycle_hook_enabled" {
-  description = "Add a termination lifecycle hook (itemsd may complete it after its flush)."
-  type        = bool
-  default     = false
-}
-
-variable "lifecycle_hook_heartbeat_seconds" {
-  description = "How long a terminating instance may stay in Terminating:Wait; longer than pre-stop + drain + flush."
-  type        = number
-  default     = 120
-
-  validation {
-    condition     = var.lifecycle_hook_heartbeat_seconds >= 30 && var.lifecycle_hook_heartbeat_seconds <= 7200 && var.lifecycle_hook_heartbeat_seconds > var.shutdown_delay_seconds + var.shutdown_timeout_seconds + var.log_flush_seconds
-    error_message = "lifecycle_hook_heartbeat_seconds must be 30-7200 and longer than shutdown_delay_seconds + shutdown_timeout_seconds + log_flush_seconds."
   }
 }
 

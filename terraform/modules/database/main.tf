@@ -8,10 +8,16 @@
 #   masterUserSecretArn (re-reading it after a rotation).
 # - One customer-managed KMS key encrypts storage, both secrets, Performance
 #   Insights and the exported logs' snapshots.
-# - The parameter group forces TLS (rds.force_ssl = 1).
+# - The parameter group forces TLS (rds.force_ssl = 1) and leaves
+#   max_connections at RDS's memory-based default; local.max_connections
+#   estimates it for the connection budget (docs/terraform.md).
+# - The log groups RDS exports to are created here, with retention and KMS,
+#   before the instance (RDS would create them without either).
+# - enable_proxy puts an RDS Proxy in front (docs/terraform.md: what pins).
 
 data "aws_caller_identity" "current" {}
 data "aws_partition" "current" {}
+data "aws_region" "current" {}
 
 locals {
   identifier    = "${var.name}-db"
@@ -22,6 +28,52 @@ locals {
   pi_unsupported_classes = ["db.t2.micro", "db.t2.small", "db.t3.micro", "db.t3.small", "db.t4g.micro", "db.t4g.small"]
   pi_supported           = !contains(local.pi_unsupported_classes, var.instance_class)
   performance_insights   = coalesce(var.performance_insights_enabled, local.pi_supported) && local.pi_supported
+
+  # RDS for PostgreSQL's default: max_connections = LEAST({DBInstanceClassMemory/9531392}, 5000).
+  # DBInstanceClassMemory is the class's memory less what RDS keeps for the OS
+  # and its own processes; measured defaults (t2.small 198, t2.medium 413,
+  # t2.large 856, i.e. 88-95 % of nominal memory; about 81 on 1 GiB classes,
+  # i.e. about 72 %) vary by class and version. 0.7 of the nominal memory is
+  # below every one of them, so the estimate errs on the low side.
+  class_memory_gib = {
+    "db.t3.micro"    = 1
+    "db.t4g.micro"   = 1
+    "db.t3.small"    = 2
+    "db.t4g.small"   = 2
+    "db.t3.medium"   = 4
+    "db.t4g.medium"  = 4
+    "db.t3.large"    = 8
+    "db.t4g.large"   = 8
+    "db.m6g.large"   = 8
+    "db.m6g.xlarge"  = 16
+    "db.m6g.2xlarge" = 32
+    "db.m7g.large"   = 8
+    "db.m7g.xlarge"  = 16
+    "db.m7g.2xlarge" = 32
+    "db.r6g.large"   = 16
+    "db.r6g.xlarge"  = 32
+    "db.r6g.2xlarge" = 64
+    "db.r7g.large"   = 16
+    "db.r7g.xlarge"  = 32
+    "db.r7g.2xlarge" = 64
+  }
+  class_memory_factor = 0.7
+  estimated_max_connections = (
+    contains(keys(local.class_memory_gib), var.instance_class)
+    ? min(floor(local.class_memory_gib[var.instance_class] * 1073741824 * local.class_memory_factor / 9531392), 5000)
+    : null
+  )
+  max_connections = coalesce(var.max_connections_override, local.estimated_max_connections)
+
+  # What the application may open in total: the database's own limit, or the
+  # part of it the proxy's pool may take.
+  connection_limit = var.enable_proxy ? floor(local.max_connections * var.proxy_max_connections_percent / 100) : local.max_connections
+
+  log_exports = ["postgresql", "upgrade"]
+
+  proxy_name = "${var.name}-proxy"
+  # Where itemsd connects: the proxy when there is one.
+  connect_address = var.enable_proxy ? aws_db_proxy.this[0].endpoint : aws_db_instance.this.address
 }
 
 resource "aws_kms_key" "this" {
@@ -64,6 +116,9 @@ resource "aws_db_parameter_group" "this" {
   family      = local.family
   description = "${local.identifier}: TLS forced, slow statements logged"
 
+  # No max_connections: RDS's default follows the class's memory (see
+  # local.max_connections); a fixed number would be wrong for all but one class.
+
   # Refuse every connection that is not TLS.
   parameter {
     name  = "rds.force_ssl"
@@ -83,12 +138,6 @@ resource "aws_db_parameter_group" "this" {
   parameter {
     name  = "log_disconnections"
     value = "1"
-  }
-
-  parameter {
-    name         = "max_connections"
-    value        = tostring(var.max_connections)
-    apply_method = "pending-reboot"
   }
 
   tags = var.tags
@@ -119,6 +168,19 @@ resource "aws_iam_role_policy_attachment" "monitoring" {
 
   role       = aws_iam_role.monitoring[0].name
   policy_arn = "arn:${data.aws_partition.current.partition}:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole"
+}
+
+# RDS exports its logs to these groups; created here first, so that they get a
+# retention and the monitoring key instead of RDS's never-expiring defaults.
+resource "aws_cloudwatch_log_group" "this" {
+  #checkov:skip=CKV_AWS_338:Retention is the log_retention_days variable (14 days in dev, 90 in prod); the database's audit trail is its backups and CloudTrail, not these logs.
+  for_each = toset(local.log_exports)
+
+  name              = "/aws/rds/instance/${local.identifier}/${each.key}"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = var.logs_kms_key_arn
+
+  tags = var.tags
 }
 
 resource "aws_db_instance" "this" {
@@ -163,7 +225,7 @@ resource "aws_db_instance" "this" {
   final_snapshot_identifier = var.skip_final_snapshot ? null : "${local.identifier}-final"
 
   auto_minor_version_upgrade      = true
-  enabled_cloudwatch_logs_exports = ["postgresql", "upgrade"]
+  enabled_cloudwatch_logs_exports = local.log_exports
 
   monitoring_interval = var.monitoring_interval
   monitoring_role_arn = var.monitoring_interval > 0 ? aws_iam_role.monitoring[0].arn : null
@@ -174,7 +236,7 @@ resource "aws_db_instance" "this" {
 
   tags = merge(var.tags, { Name = local.identifier })
 
-  depends_on = [aws_iam_role_policy_attachment.monitoring]
+  depends_on = [aws_iam_role_policy_attachment.monitoring, aws_cloudwatch_log_group.this]
 }
 
 # The connection secret itemsd reads through DB_SECRET_ARN. No password in it.
@@ -192,12 +254,109 @@ resource "aws_secretsmanager_secret_version" "connection" {
   secret_id = aws_secretsmanager_secret.connection.id
   secret_string = jsonencode({
     engine              = "postgres"
-    host                = aws_db_instance.this.address
+    host                = local.connect_address
     port                = aws_db_instance.this.port
     dbname              = var.db_name
     username            = var.master_username
     masterUserSecretArn = aws_db_instance.this.master_user_secret[0].secret_arn
   })
+}
+
+# --- RDS Proxy (enable_proxy) ---------------------------------------------------
+#
+# The proxy logs in to PostgreSQL with the RDS-managed master secret (and so
+# follows its rotation); itemsd logs in to the proxy with the same user and
+# password (SCRAM), over TLS. Read docs/terraform.md before switching it on:
+# itemsd's named prepared statements, its startup options and its advisory lock
+# pin or break proxy sessions.
+
+resource "aws_iam_role" "proxy" {
+  count = var.enable_proxy ? 1 : 0
+
+  name_prefix = "${substr(var.name, 0, 20)}-rds-proxy-"
+  description = "RDS Proxy of ${local.identifier}: reads the master secret"
+  assume_role_policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect    = "Allow"
+      Principal = { Service = "rds.amazonaws.com" }
+      Action    = "sts:AssumeRole"
+      Condition = { StringEquals = { "aws:SourceAccount" = data.aws_caller_identity.current.account_id } }
+    }]
+  })
+
+  tags = var.tags
+}
+
+resource "aws_iam_role_policy" "proxy" {
+  count = var.enable_proxy ? 1 : 0
+
+  name = "read-master-secret"
+  role = aws_iam_role.proxy[0].id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      {
+        Sid      = "ReadMasterSecret"
+        Effect   = "Allow"
+        Action   = ["secretsmanager:GetSecretValue"]
+        Resource = [aws_db_instance.this.master_user_secret[0].secret_arn]
+      },
+      {
+        # The master secret is encrypted with this module's key.
+        Sid       = "DecryptMasterSecret"
+        Effect    = "Allow"
+        Action    = ["kms:Decrypt"]
+        Resource  = [aws_kms_key.this.arn]
+        Condition = { StringEquals = { "kms:ViaService" = "secretsmanager.${data.aws_region.current.name}.amazonaws.com" } }
+      },
+    ]
+  })
+}
+
+resource "aws_db_proxy" "this" {
+  count = var.enable_proxy ? 1 : 0
+
+  name                   = local.proxy_name
+  engine_family          = "POSTGRESQL"
+  require_tls            = true
+  debug_logging          = false
+  idle_client_timeout    = var.proxy_idle_client_timeout_seconds
+  role_arn               = aws_iam_role.proxy[0].arn
+  vpc_subnet_ids         = var.subnet_ids
+  vpc_security_group_ids = var.proxy_security_group_ids
+
+  auth {
+    description               = "RDS-managed master secret"
+    auth_scheme               = "SECRETS"
+    secret_arn                = aws_db_instance.this.master_user_secret[0].secret_arn
+    iam_auth                  = "DISABLED"
+    client_password_auth_type = "POSTGRES_SCRAM_SHA_256"
+  }
+
+  tags = merge(var.tags, { Name = local.proxy_name })
+
+  depends_on = [aws_iam_role_policy.proxy]
+}
+
+resource "aws_db_proxy_default_target_group" "this" {
+  count = var.enable_proxy ? 1 : 0
+
+  db_proxy_name = aws_db_proxy.this[0].name
+
+  connection_pool_config {
+    max_connections_percent      = var.proxy_max_connections_percent
+    max_idle_connections_percent = var.proxy_max_idle_connections_percent
+    connection_borrow_timeout    = var.proxy_connection_borrow_timeout_seconds
+  }
+}
+
+resource "aws_db_proxy_target" "this" {
+  count = var.enable_proxy ? 1 : 0
+
+  db_proxy_name          = aws_db_proxy.this[0].name
+  target_group_name      = aws_db_proxy_default_target_group.this[0].name
+  db_instance_identifier = aws_db_instance.this.identifier
 }
 
 # --- the original's RDS alarms, now all notifying someone ------------------
@@ -258,7 +417,7 @@ resource "aws_cloudwatch_metric_alarm" "memory" {
 
 resource "aws_cloudwatch_metric_alarm" "connections" {
   alarm_name          = "${local.identifier}-high-connections"
-  alarm_description   = "RDS connections above 80 % of max_connections (${var.max_connections}) for 10 minutes"
+  alarm_description   = "RDS connections above 80 % of max_connections (${local.max_connections}) for 10 minutes"
   namespace           = "AWS/RDS"
   metric_name         = "DatabaseConnections"
   dimensions          = { DBInstanceIdentifier = aws_db_instance.this.identifier }
@@ -266,7 +425,7 @@ resource "aws_cloudwatch_metric_alarm" "connections" {
   period              = 300
   evaluation_periods  = 2
   comparison_operator = "GreaterThanThreshold"
-  threshold           = floor(var.max_connections * 0.8)
+  threshold           = floor(local.max_connections * 0.8)
   treat_missing_data  = "notBreaching"
   alarm_actions       = var.alarm_actions
   ok_actions          = var.alarm_actions

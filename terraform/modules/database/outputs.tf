@@ -13,6 +13,36 @@ output "address" {
   value       = aws_db_instance.this.address
 }
 
+output "connect_address" {
+  description = "Where itemsd connects: the RDS Proxy endpoint when enable_proxy, else the instance's address (also the connection secret's host)."
+  value       = local.connect_address
+}
+
+output "proxy_endpoint" {
+  description = "Endpoint of the RDS Proxy, or null."
+  value       = try(aws_db_proxy.this[0].endpoint, null)
+}
+
+output "instance_class" {
+  description = "The instance class (named by the connection budget check)."
+  value       = var.instance_class
+}
+
+output "max_connections" {
+  description = "max_connections of the instance: max_connections_override, or the conservative estimate of RDS's default for the class."
+  value       = local.max_connections
+}
+
+output "connection_limit" {
+  description = "Connections the application may hold in total: max_connections, or the proxy's share of it when enable_proxy (itemsd's sessions pin, so the proxy does not multiply them)."
+  value       = local.connection_limit
+}
+
+output "log_group_names" {
+  description = "The log groups RDS exports to, by log type."
+  value       = { for k, g in aws_cloudwatch_log_group.this : k => g.name }
+}
+
 output "port" {
   description = "PostgreSQL port."
   value       = aws_db_instance.this.port

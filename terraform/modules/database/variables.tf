@@ -161,14 +161,103 @@ variable "monitoring_interval" {
   }
 }
 
-variable "max_connections" {
-  description = "max_connections of the parameter group; the connections alarm fires at 80 % of it."
+variable "max_connections_override" {
+  description = "max_connections of the instance class, for classes the module's table does not know (run SHOW max_connections on one). Null: the module's conservative estimate of RDS's default, LEAST({DBInstanceClassMemory/9531392}, 5000). It feeds the connection budget and the connections alarm; the parameter group keeps RDS's default either way."
   type        = number
-  default     = 100
+  default     = null
 
   validation {
-    condition     = var.max_connections >= 20 && var.max_connections <= 5000
-    error_message = "max_connections must be between 20 and 5000."
+    condition     = var.max_connections_override == null || try(var.max_connections_override >= 20 && var.max_connections_override <= 262143, false)
+    error_message = "max_connections_override must be null or between 20 and 262143."
+  }
+
+  validation {
+    condition     = var.max_connections_override != null || contains(keys(local.class_memory_gib), var.instance_class)
+    error_message = "The module does not know the memory of this instance_class: set max_connections_override to its max_connections (SHOW max_connections)."
+  }
+}
+
+variable "log_retention_days" {
+  description = "Retention of the log groups RDS exports to (/aws/rds/instance/<identifier>/postgresql and upgrade)."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "log_retention_days must be a retention CloudWatch Logs accepts (1, 3, 5, 7, 14, 30, 60, 90, ... 3653)."
+  }
+}
+
+variable "logs_kms_key_arn" {
+  description = "KMS key of the exported logs' log groups (the monitoring module's key, which CloudWatch Logs may use)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/", var.logs_kms_key_arn))
+    error_message = "logs_kms_key_arn must be a KMS key ARN (arn:...:key/...)."
+  }
+}
+
+# --- RDS Proxy -------------------------------------------------------------------
+
+variable "enable_proxy" {
+  description = "Put an RDS Proxy in front of the instance; itemsd then connects to its endpoint (the connection secret's host). See docs/terraform.md for what pins proxy sessions."
+  type        = bool
+  default     = false
+}
+
+variable "proxy_security_group_ids" {
+  description = "Security groups of the proxy (the security module's proxy group), used when enable_proxy."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = !var.enable_proxy || length(var.proxy_security_group_ids) > 0
+    error_message = "proxy_security_group_ids must name at least one security group when enable_proxy is true."
+  }
+}
+
+variable "proxy_max_connections_percent" {
+  description = "Share of max_connections the proxy's pool may use; the rest stays for direct connections (migrations, psql)."
+  type        = number
+  default     = 90
+
+  validation {
+    condition     = var.proxy_max_connections_percent >= 1 && var.proxy_max_connections_percent <= 100
+    error_message = "proxy_max_connections_percent must be between 1 and 100."
+  }
+}
+
+variable "proxy_max_idle_connections_percent" {
+  description = "Share of max_connections the proxy keeps open while idle; at most proxy_max_connections_percent."
+  type        = number
+  default     = 50
+
+  validation {
+    condition     = var.proxy_max_idle_connections_percent >= 0 && var.proxy_max_idle_connections_percent <= var.proxy_max_connections_percent
+    error_message = "proxy_max_idle_connections_percent must be between 0 and proxy_max_connections_percent."
+  }
+}
+
+variable "proxy_connection_borrow_timeout_seconds" {
+  description = "How long a client waits for a database connection from the proxy's pool before an error."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.proxy_connection_borrow_timeout_seconds >= 1 && var.proxy_connection_borrow_timeout_seconds <= 300
+    error_message = "proxy_connection_borrow_timeout_seconds must be between 1 and 300."
+  }
+}
+
+variable "proxy_idle_client_timeout_seconds" {
+  description = "The proxy closes client connections idle this long; above itemsd's idle pool connections' lifetime, or the pool sees closed connections."
+  type        = number
+  default     = 1800
+
+  validation {
+    condition     = var.proxy_idle_client_timeout_seconds >= 1 && var.proxy_idle_client_timeout_seconds <= 28800
+    error_message = "proxy_idle_client_timeout_seconds must be between 1 and 28800."
   }
 }
 

@@ -5,67 +5,55 @@
 #   secrets                GetSecretValue on the two secret ARNs
 #   KMS                    Decrypt on their key, only via Secrets Manager
 #   logs                   CreateLogStream/PutLogEvents in its own log group
+#                          (no CreateLogGroup: Terraform owns the group)
 #   metrics                PutMetricData, only into its namespace (by condition:
 #                          the action has no resource-level permissions)
-#   lifecycle hook         CompleteLifecycleAction on its own ASG (optional)
+#
+# The actions live in instance-actions.json, one list per statement Sid, so
+# that a test of the binary can read the exact grant without restating it.
+# Nothing else may add an action: the statements below take theirs from it.
 
 data "aws_partition" "current" {}
 data "aws_region" "current" {}
-data "aws_caller_identity" "current" {}
 
 locals {
   partition = data.aws_partition.current.partition
 
-  asg_arn = "arn:${local.partition}:autoscaling:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:autoScalingGroup:*:autoScalingGroupName/${coalesce(var.autoscaling_group_name, "none")}"
+  # { Sid = [actions] }: the only place the inline policy's actions are named.
+  actions = jsondecode(file("${path.module}/instance-actions.json"))
 
-  statements = concat(
-    [
-      {
-        Sid      = "ReadDatabaseSecrets"
-        Effect   = "Allow"
-        Action   = ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"]
-        Resource = var.secret_arns
-      },
-      {
-        Sid      = "DecryptDatabaseSecrets"
-        Effect   = "Allow"
-        Action   = ["kms:Decrypt"]
-        Resource = var.secrets_kms_key_arns
-        Condition = {
-          StringEquals = { "kms:ViaService" = "secretsmanager.${data.aws_region.current.name}.amazonaws.com" }
-        }
-      },
-      {
-        Sid      = "DescribeOwnLogGroup"
-        Effect   = "Allow"
-        Action   = ["logs:DescribeLogStreams"]
-        Resource = [var.log_group_arn, "${var.log_group_arn}:*"]
-      },
-      {
-        Sid      = "WriteOwnLogStreams"
-        Effect   = "Allow"
-        Action   = ["logs:CreateLogStream", "logs:PutLogEvents"]
-        Resource = ["${var.log_group_arn}:log-stream:*"]
-      },
-      {
-        # cloudwatch:PutMetricData supports no resource ARNs; the namespace
-        # condition is what limits it.
-        Sid       = "PutMetricsInOwnNamespace"
-        Effect    = "Allow"
-        Action    = ["cloudwatch:PutMetricData"]
-        Resource  = ["*"]
-        Condition = { StringEquals = { "cloudwatch:namespace" = var.metrics_namespace } }
-      },
-    ],
-    var.lifecycle_hook_enabled ? [
-      {
-        Sid      = "CompleteOwnLifecycleHook"
-        Effect   = "Allow"
-        Action   = ["autoscaling:CompleteLifecycleAction", "autoscaling:RecordLifecycleActionHeartbeat"]
-        Resource = [local.asg_arn]
-      },
-    ] : [],
-  )
+  statements = [
+    {
+      Sid      = "ReadDatabaseSecrets"
+      Effect   = "Allow"
+      Action   = local.actions["ReadDatabaseSecrets"]
+      Resource = var.secret_arns
+    },
+    {
+      Sid      = "DecryptDatabaseSecrets"
+      Effect   = "Allow"
+      Action   = local.actions["DecryptDatabaseSecrets"]
+      Resource = var.secrets_kms_key_arns
+      Condition = {
+        StringEquals = { "kms:ViaService" = "secretsmanager.${data.aws_region.current.name}.amazonaws.com" }
+      }
+    },
+    {
+      Sid      = "WriteOwnLogStreams"
+      Effect   = "Allow"
+      Action   = local.actions["WriteOwnLogStreams"]
+      Resource = ["${var.log_group_arn}:log-stream:*"]
+    },
+    {
+      # cloudwatch:PutMetricData supports no resource ARNs; the namespace
+      # condition is what limits it.
+      Sid       = "PutMetricsInOwnNamespace"
+      Effect    = "Allow"
+      Action    = local.actions["PutMetricsInOwnNamespace"]
+      Resource  = ["*"]
+      Condition = { StringEquals = { "cloudwatch:namespace" = var.metrics_namespace } }
+    },
+  ]
 
   policy_document = {
     Version   = "2012-10-17"
@@ -98,6 +86,14 @@ resource "aws_iam_role_policy" "this" {
   name   = "itemsd"
   role   = aws_iam_role.this.id
   policy = jsonencode(local.policy_document)
+
+  lifecycle {
+    precondition {
+      # Every Sid of instance-actions.json is used, and no statement is missing from it.
+      condition     = toset(keys(local.actions)) == toset([for s in local.statements : s.Sid])
+      error_message = "instance-actions.json and the statements of modules/iam/main.tf must name the same Sids."
+    }
+  }
 }
 
 resource "aws_iam_instance_profile" "this" {

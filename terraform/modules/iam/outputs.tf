@@ -22,3 +22,13 @@ output "policy_json" {
   description = "The inline policy document (for review and tests)."
   value       = jsonencode(local.policy_document)
 }
+
+output "instance_actions" {
+  description = "The actions of the inline policy, by statement Sid, as read from instance-actions.json (the binary's tests read that file)."
+  value       = local.actions
+}
+
+output "instance_action_list" {
+  description = "Every action the inline policy grants, sorted and without duplicates."
+  value       = sort(distinct(flatten(values(local.actions))))
+}

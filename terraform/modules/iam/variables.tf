@@ -49,23 +49,6 @@ variable "metrics_namespace" {
   }
 }
 
-variable "lifecycle_hook_enabled" {
-  description = "Allow the instances to complete the termination lifecycle hook of their own Auto Scaling group."
-  type        = bool
-  default     = false
-}
-
-variable "autoscaling_group_name" {
-  description = "Name of the Auto Scaling group whose lifecycle hook the instances complete (used when lifecycle_hook_enabled)."
-  type        = string
-  default     = null
-
-  validation {
-    condition     = var.lifecycle_hook_enabled ? can(regex("^[A-Za-z0-9._-]+$", var.autoscaling_group_name)) : true
-    error_message = "autoscaling_group_name must be set (no wildcards) when lifecycle_hook_enabled is true."
-  }
-}
-
 variable "permissions_boundary_arn" {
   description = "Optional permissions boundary for the instance role."
   type        = string

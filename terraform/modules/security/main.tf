@@ -7,6 +7,7 @@
 #   app       -> db:db_port, HTTPS to the AWS APIs (NAT and/or interface endpoints)
 #   db        -> nothing
 #   endpoints <- app:443
+#   proxy     <- app:db_port, -> db:db_port (only with enable_db_proxy)
 # Rules are separate resources (aws_vpc_security_group_*_rule) so that each has
 # a description and groups can refer to one another without cycles.
 
@@ -43,6 +44,21 @@ resource "aws_security_group" "db" {
   vpc_id      = var.vpc_id
 
   tags = merge(var.tags, { Name = "${var.name}-db" })
+
+  lifecycle {
+    create_before_destroy = true
+  }
+}
+
+resource "aws_security_group" "proxy" {
+  #checkov:skip=CKV2_AWS_5:Attached outside this module: the database module attaches it to the RDS Proxy, through this module's outputs.
+  count = var.enable_db_proxy ? 1 : 0
+
+  name_prefix = "${var.name}-proxy-"
+  description = "itemsd RDS Proxy: PostgreSQL from the app tier, to the database only"
+  vpc_id      = var.vpc_id
+
+  tags = merge(var.tags, { Name = "${var.name}-proxy" })
 
   lifecycle {
     create_before_destroy = true
@@ -174,6 +190,60 @@ resource "aws_vpc_security_group_ingress_rule" "db_from_app" {
   from_port                    = var.db_port
   to_port                      = var.db_port
   referenced_security_group_id = aws_security_group.app.id
+
+  tags = var.tags
+}
+
+# --- RDS Proxy (enable_db_proxy) ------------------------------------------
+
+resource "aws_vpc_security_group_egress_rule" "app_to_proxy" {
+  count = var.enable_db_proxy ? 1 : 0
+
+  security_group_id            = aws_security_group.app.id
+  description                  = "PostgreSQL through the RDS Proxy"
+  ip_protocol                  = "tcp"
+  from_port                    = var.db_port
+  to_port                      = var.db_port
+  referenced_security_group_id = aws_security_group.proxy[0].id
+
+  tags = var.tags
+}
+
+resource "aws_vpc_security_group_ingress_rule" "proxy_from_app" {
+  count = var.enable_db_proxy ? 1 : 0
+
+  security_group_id            = aws_security_group.proxy[0].id
+  description                  = "PostgreSQL from itemsd"
+  ip_protocol                  = "tcp"
+  from_port                    = var.db_port
+  to_port                      = var.db_port
+  referenced_security_group_id = aws_security_group.app.id
+
+  tags = var.tags
+}
+
+resource "aws_vpc_security_group_egress_rule" "proxy_to_db" {
+  count = var.enable_db_proxy ? 1 : 0
+
+  security_group_id            = aws_security_group.proxy[0].id
+  description                  = "PostgreSQL to the database"
+  ip_protocol                  = "tcp"
+  from_port                    = var.db_port
+  to_port                      = var.db_port
+  referenced_security_group_id = aws_security_group.db.id
+
+  tags = var.tags
+}
+
+resource "aws_vpc_security_group_ingress_rule" "db_from_proxy" {
+  count = var.enable_db_proxy ? 1 : 0
+
+  security_group_id            = aws_security_group.db.id
+  description                  = "PostgreSQL from the RDS Proxy"
+  ip_protocol                  = "tcp"
+  from_port                    = var.db_port
+  to_port                      = var.db_port
+  referenced_security_group_id = aws_security_group.proxy[0].id
 
   tags = var.tags
 }

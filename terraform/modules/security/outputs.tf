@@ -17,3 +17,8 @@ output "endpoints_security_group_id" {
   description = "Security group of the interface VPC endpoints."
   value       = aws_security_group.endpoints.id
 }
+
+output "proxy_security_group_id" {
+  description = "Security group of the RDS Proxy, or null without enable_db_proxy."
+  value       = try(aws_security_group.proxy[0].id, null)
+}

@@ -57,6 +57,12 @@ variable "enable_https" {
   default     = false
 }
 
+variable "enable_db_proxy" {
+  description = "Add the RDS Proxy's security group: PostgreSQL from the app tier to the proxy and from the proxy to the database (set with the database module's enable_proxy)."
+  type        = bool
+  default     = false
+}
+
 variable "app_https_egress_to_internet" {
   description = "Let instances reach AWS APIs over HTTPS through the NAT gateway (0.0.0.0/0:443). Turn off when the interface endpoints serve every API itemsd and SSM use."
   type        = bool

@@ -33,6 +33,12 @@ mock_provider "aws" {
       id = "ami-0123456789abcdef0"
     }
   }
+  mock_resource "aws_db_proxy" {
+    override_during = plan
+    defaults = {
+      endpoint = "itemsd-dev-proxy.proxy-abcdefghijkl.eu-north-1.rds.amazonaws.com"
+    }
+  }
 }
 
 variables {
@@ -70,6 +76,19 @@ run "dev_plans" {
     condition     = module.database.performance_insights_enabled == false
     error_message = "db.t4g.micro runs without Performance Insights"
   }
+  assert {
+    condition     = startswith(module.compute.service_url, "http://") && tolist(module.compute.internal_paths) == tolist(["/metrics", "/metrics/*", "/db", "/db/*"])
+    error_message = "dev may serve plain HTTP, but not the internal paths"
+  }
+  assert {
+    # ceil(2 x 110 %) = 3 instances x 10 + 10 = 40 <= floor(1 GiB x 0.7 / 9531392) = 78
+    condition     = module.compute.connection_budget.connections == 40 && module.compute.connection_budget.db_max_connections == 78
+    error_message = "dev's connection budget: 40 of 78"
+  }
+  assert {
+    condition     = module.compute.settings["DB_SSLMODE"] == "verify-full" && !contains(keys(module.compute.settings), "DB_HOST")
+    error_message = "dev verifies the database certificate and connects to the instance"
+  }
 }
 
 run "emulator_mode" {
@@ -84,6 +103,19 @@ run "emulator_mode" {
   assert {
     condition     = module.compute.ami_id == "ami-0fedcba9876543210" && module.network.azs == tolist(["us-east-1a", "us-east-1b"])
     error_message = "explicit AMI and AZs are used"
+  }
+}
+
+run "proxy_on" {
+  command = plan
+
+  variables {
+    enable_db_proxy = true
+  }
+
+  assert {
+    condition     = module.compute.settings["DB_HOST"] == "itemsd-dev-proxy.proxy-abcdefghijkl.eu-north-1.rds.amazonaws.com"
+    error_message = "with the proxy on, DB_HOST names the proxy endpoint"
   }
 }
 

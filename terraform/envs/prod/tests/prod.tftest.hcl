@@ -33,11 +33,18 @@ mock_provider "aws" {
       id = "ami-0123456789abcdef0"
     }
   }
+  mock_resource "aws_db_proxy" {
+    override_during = plan
+    defaults = {
+      endpoint = "itemsd-prod-proxy.proxy-abcdefghijkl.eu-north-1.rds.amazonaws.com"
+    }
+  }
 }
 
 variables {
-  alarm_emails = ["oncall@example.com"]
-  ami_version  = "0.1.0"
+  alarm_emails    = ["oncall@example.com"]
+  ami_version     = "0.1.0"
+  certificate_arn = "arn:aws:acm:eu-north-1:123456789012:certificate/11111111-2222-3333-4444-555555555555"
 }
 
 run "prod_plans" {
@@ -68,8 +75,37 @@ run "prod_plans" {
     error_message = "the instances learn their environment and log group"
   }
   assert {
-    condition     = module.database.performance_insights_enabled == true && module.compute.lifecycle_hook_name == "itemsd-prod-terminating"
-    error_message = "prod: Performance Insights on, termination lifecycle hook present"
+    condition     = module.database.performance_insights_enabled == true
+    error_message = "prod: Performance Insights on"
+  }
+  assert {
+    condition     = module.compute.instance_refresh_checkpoints == tolist([50, 100])
+    error_message = "prod's instance refresh pauses at 50 % and ends at 100 % (a last checkpoint below 100 stops the refresh there)"
+  }
+  assert {
+    condition     = startswith(module.compute.service_url, "https://")
+    error_message = "prod serves HTTPS"
+  }
+  assert {
+    condition = (
+      module.compute.settings["DB_SSLMODE"] == "verify-full" &&
+      module.compute.settings["DB_SSLROOTCERT"] == "/usr/local/share/itemsd/rds-global-bundle.pem" &&
+      module.compute.settings["DB_POOL_MAX_CONN"] == "10"
+    )
+    error_message = "prod's settings verify the database certificate"
+  }
+  assert {
+    # ceil(6 x 110 %) = 7 instances x 10 + 10 = 80 <= floor(4 GiB x 0.7 / 9531392) = 315
+    condition     = module.compute.connection_budget.connections == 80 && module.compute.connection_budget.db_max_connections == 315 && module.compute.connection_budget.db_instance_class == "db.t4g.medium"
+    error_message = "prod's connection budget: 80 of 315"
+  }
+  assert {
+    condition     = module.compute.systemd_dropin.content == "[Service]\nTimeoutStopSec=90\n"
+    error_message = "the drop-in carries the timeline's TimeoutStopSec"
+  }
+  assert {
+    condition     = module.database.log_group_names == { postgresql = "/aws/rds/instance/itemsd-prod-db/postgresql", upgrade = "/aws/rds/instance/itemsd-prod-db/upgrade" }
+    error_message = "RDS's exported logs go to log groups Terraform owns"
   }
 }
 
@@ -94,6 +130,45 @@ run "rejects_bad_az_count" {
     az_count = 4
   }
   expect_failures = [var.az_count]
+}
+
+run "proxy_on" {
+  command = plan
+
+  variables {
+    enable_db_proxy = true
+  }
+
+  assert {
+    condition = (
+      module.database.proxy_endpoint == "itemsd-prod-proxy.proxy-abcdefghijkl.eu-north-1.rds.amazonaws.com" &&
+      module.compute.settings["DB_HOST"] == "itemsd-prod-proxy.proxy-abcdefghijkl.eu-north-1.rds.amazonaws.com" &&
+      module.compute.settings["DB_SSLMODE"] == "verify-full" &&
+      module.compute.settings["DB_SSLROOTCERT"] == "/etc/pki/tls/certs/ca-bundle.crt"
+    )
+    error_message = "with the proxy on, DB_HOST names the proxy endpoint, verified against the Amazon roots of the system bundle"
+  }
+  assert {
+    # floor(315 x 90 %) = 283
+    condition     = module.compute.connection_budget.db_max_connections == 283
+    error_message = "with the proxy, the group's connections count against the proxy's share"
+  }
+}
+
+run "rejects_no_certificate" {
+  command = plan
+  variables {
+    certificate_arn = null
+  }
+  expect_failures = [var.certificate_arn]
+}
+
+run "rejects_no_alarm_subscriber" {
+  command = plan
+  variables {
+    alarm_emails = []
+  }
+  expect_failures = [var.alarm_emails]
 }
 
 run "rejects_unpinned_ami" {

@@ -48,6 +48,8 @@ variables {
   db_secret_arn         = "arn:aws:secretsmanager:eu-north-1:123456789012:secret:itemsd-test/db-connection-AbCdEf"
   log_group_name        = "/itemsd/itemsd-test"
   rollback_alarm_names  = ["itemsd-test-target-5xx", "itemsd-test-unhealthy-hosts"]
+  db_max_connections    = 78
+  db_instance_class     = "db.t4g.micro"
 }
 
 run "instances_are_locked_down" {
@@ -102,13 +104,61 @@ run "user_data_is_a_small_settings_file" {
       strcontains(output.user_data, "SHUTDOWN_TIMEOUT_SECONDS=30\n") &&
       strcontains(output.user_data, "ENVIRONMENT=test\n") &&
       strcontains(output.user_data, "AUTOSCALING_GROUP_NAME=itemsd-test\n") &&
-      strcontains(output.user_data, "AWS_REGION=eu-north-1\n")
+      strcontains(output.user_data, "AWS_REGION=eu-north-1\n") &&
+      strcontains(output.user_data, "DB_POOL_MAX_CONN=10\n")
     )
     error_message = "user data carries the settings itemsd reads"
   }
   assert {
+    condition = (
+      strcontains(yamldecode(base64decode(aws_launch_template.this.user_data)).write_files[0].content, "DB_SSLMODE=verify-full\n") &&
+      strcontains(yamldecode(base64decode(aws_launch_template.this.user_data)).write_files[0].content, "DB_SSLROOTCERT=/usr/local/share/itemsd/rds-global-bundle.pem\n")
+    )
+    error_message = "the settings file makes itemsd verify the database's certificate against the RDS global bundle the AMI installs"
+  }
+  assert {
+    condition     = !strcontains(output.user_data, "DB_HOST=")
+    error_message = "no DB_HOST without a proxy: the connection secret names the host"
+  }
+  assert {
     condition     = !strcontains(upper(output.user_data), "PASSWORD") && !strcontains(output.user_data, "runcmd")
-    error_message = "no secret and no script in user data"
+    error_message = "no secret and no runcmd in user data"
+  }
+  assert {
+    condition     = length(base64decode(aws_launch_template.this.user_data)) <= 4096
+    error_message = "user data stays under 4 KiB"
+  }
+}
+
+run "user_data_installs_the_timeout_stop_drop_in" {
+  command = plan
+
+  variables {
+    systemd_timeout_stop_seconds = 120
+  }
+
+  assert {
+    condition     = output.systemd_dropin.path == "/etc/systemd/system/itemsd.service.d/50-terraform.conf" && output.systemd_dropin.content == "[Service]\nTimeoutStopSec=120\n"
+    error_message = "the drop-in sets TimeoutStopSec from systemd_timeout_stop_seconds"
+  }
+  assert {
+    condition = yamldecode(base64decode(aws_launch_template.this.user_data)).bootcmd == [
+      "mkdir -p '/etc/systemd/system/itemsd.service.d' && printf '%s' '[Service]\nTimeoutStopSec=120\n' > '/etc/systemd/system/itemsd.service.d/50-terraform.conf' && systemctl daemon-reload",
+    ]
+    error_message = "bootcmd (cloud-init.service, before itemsd starts) writes the drop-in and reloads systemd"
+  }
+}
+
+run "db_host_points_at_the_proxy_when_given" {
+  command = plan
+
+  variables {
+    db_host = "itemsd-test-proxy.proxy-abcdefghijkl.eu-north-1.rds.amazonaws.com"
+  }
+
+  assert {
+    condition     = strcontains(output.user_data, "DB_HOST=itemsd-test-proxy.proxy-abcdefghijkl.eu-north-1.rds.amazonaws.com\n")
+    error_message = "DB_HOST names the proxy endpoint"
   }
 }
 
@@ -131,7 +181,7 @@ run "health_check_follows_the_shutdown_timeline" {
   }
   assert {
     condition     = aws_lb_target_group.this.deregistration_delay == "60" && tonumber(aws_lb_target_group.this.deregistration_delay) <= var.shutdown_delay_seconds + var.shutdown_timeout_seconds + var.log_flush_seconds
-    error_message = "deregistration delay (60) <= pre-stop + drain + flush (65)"
+    error_message = "deregistration delay (60) <= pre-stop + drain + flush (75)"
   }
   assert {
     condition     = var.shutdown_delay_seconds + var.shutdown_timeout_seconds + var.log_flush_seconds < var.systemd_timeout_stop_seconds
@@ -150,6 +200,21 @@ run "http_only_without_certificate" {
     condition     = aws_lb_listener.http.default_action[0].type == "forward" && length(aws_lb_listener.https) == 0
     error_message = "without a certificate port 80 forwards and there is no HTTPS listener"
   }
+  assert {
+    condition = (
+      length(aws_lb_listener_rule.internal_paths_http) == 1 &&
+      length(aws_lb_listener_rule.internal_paths_https) == 0 &&
+      aws_lb_listener_rule.internal_paths_http[0].action[0].type == "fixed-response" &&
+      aws_lb_listener_rule.internal_paths_http[0].action[0].fixed_response[0].status_code == "404" &&
+      aws_lb_listener_rule.internal_paths_http[0].action[0].fixed_response[0].content_type == "application/json" &&
+      jsondecode(aws_lb_listener_rule.internal_paths_http[0].action[0].fixed_response[0].message_body) == { error = "Not Found", message = "the requested URL was not found", status = 404 }
+    )
+    error_message = "the forwarding HTTP listener answers the internal paths with itemsd's 404 body"
+  }
+  assert {
+    condition     = toset(flatten([for c in aws_lb_listener_rule.internal_paths_http[0].condition : [for p in c.path_pattern : p.values]])) == toset(["/metrics", "/metrics/*", "/db", "/db/*"])
+    error_message = "/metrics and /db (and anything below them) are not served through the ALB"
+  }
 }
 
 run "https_with_redirect_when_certificate_given" {
@@ -160,12 +225,26 @@ run "https_with_redirect_when_certificate_given" {
   }
 
   assert {
-    condition     = aws_lb_listener.http.default_action[0].type == "redirect" && aws_lb_listener.http.default_action[0].redirect[0].protocol == "HTTPS"
-    error_message = "port 80 redirects to HTTPS"
+    condition = (
+      aws_lb_listener.http.default_action[0].type == "redirect" &&
+      aws_lb_listener.http.default_action[0].redirect[0].protocol == "HTTPS" &&
+      aws_lb_listener.http.default_action[0].redirect[0].port == "443" &&
+      aws_lb_listener.http.default_action[0].redirect[0].status_code == "HTTP_301"
+    )
+    error_message = "port 80 redirects to HTTPS with a 301"
   }
   assert {
     condition     = aws_lb_listener.https[0].protocol == "HTTPS" && aws_lb_listener.https[0].ssl_policy == "ELBSecurityPolicy-TLS13-1-2-2021-06"
     error_message = "HTTPS with a TLS 1.3/1.2 policy"
+  }
+  assert {
+    condition = (
+      length(aws_lb_listener_rule.internal_paths_http) == 0 &&
+      length(aws_lb_listener_rule.internal_paths_https) == 1 &&
+      aws_lb_listener_rule.internal_paths_https[0].action[0].fixed_response[0].status_code == "404" &&
+      toset(flatten([for c in aws_lb_listener_rule.internal_paths_https[0].condition : [for p in c.path_pattern : p.values]])) == toset(["/metrics", "/metrics/*", "/db", "/db/*"])
+    )
+    error_message = "the HTTPS listener (the one that forwards) answers the internal paths with a 404"
   }
 }
 
@@ -173,7 +252,7 @@ run "group_refreshes_safely" {
   command = plan
 
   variables {
-    instance_refresh_checkpoints = [50]
+    instance_refresh_checkpoints = [50, 100]
   }
 
   assert {
@@ -185,9 +264,9 @@ run "group_refreshes_safely" {
       aws_autoscaling_group.this.instance_refresh[0].preferences[0].min_healthy_percentage == 90 &&
       aws_autoscaling_group.this.instance_refresh[0].preferences[0].auto_rollback == true &&
       tolist(aws_autoscaling_group.this.instance_refresh[0].preferences[0].alarm_specification[0].alarms) == tolist(["itemsd-test-target-5xx", "itemsd-test-unhealthy-hosts"]) &&
-      tolist(aws_autoscaling_group.this.instance_refresh[0].preferences[0].checkpoint_percentages) == tolist([50])
+      tolist(aws_autoscaling_group.this.instance_refresh[0].preferences[0].checkpoint_percentages) == tolist([50, 100])
     )
-    error_message = "instance refresh: 90 % healthy, auto rollback on the 5xx and unhealthy-host alarms, checkpoint at 50 %"
+    error_message = "instance refresh: 90 % healthy, auto rollback on the 5xx and unhealthy-host alarms, checkpoints at 50 % and 100 %"
   }
   assert {
     condition     = aws_autoscaling_policy.cpu.target_tracking_configuration[0].predefined_metric_specification[0].predefined_metric_type == "ASGAverageCPUUtilization"
@@ -197,10 +276,6 @@ run "group_refreshes_safely" {
     condition     = aws_autoscaling_policy.requests.target_tracking_configuration[0].predefined_metric_specification[0].resource_label == "app/itemsd-test-alb/0123456789abcdef/targetgroup/itemsd-test-tg/0123456789abcdef"
     error_message = "target tracking on ALB requests per target"
   }
-  assert {
-    condition     = length(aws_autoscaling_lifecycle_hook.terminating) == 0
-    error_message = "no lifecycle hook unless asked"
-  }
 }
 
 run "emulator_mode_has_no_instance_refresh" {
@@ -209,7 +284,6 @@ run "emulator_mode_has_no_instance_refresh" {
   variables {
     instance_refresh_enabled = false
     ami_id                   = "ami-0fedcba9876543210"
-    lifecycle_hook_enabled   = true
   }
 
   assert {
@@ -219,10 +293,6 @@ run "emulator_mode_has_no_instance_refresh" {
   assert {
     condition     = aws_launch_template.this.image_id == "ami-0fedcba9876543210"
     error_message = "an explicit ami_id wins"
-  }
-  assert {
-    condition     = aws_autoscaling_lifecycle_hook.terminating[0].lifecycle_transition == "autoscaling:EC2_INSTANCE_TERMINATING" && aws_autoscaling_lifecycle_hook.terminating[0].heartbeat_timeout > 65
-    error_message = "termination hook outlasts pre-stop + drain + flush"
   }
 }
 
@@ -503,11 +573,105 @@ run "rejects_bad_requests_target" {
   expect_failures = [var.requests_per_target]
 }
 
-run "rejects_short_lifecycle_heartbeat" {
+run "rejects_checkpoints_not_ending_at_100" {
   command = plan
   variables {
-    lifecycle_hook_enabled           = true
-    lifecycle_hook_heartbeat_seconds = 60
+    instance_refresh_checkpoints = [50]
   }
-  expect_failures = [var.lifecycle_hook_heartbeat_seconds]
+  expect_failures = [var.instance_refresh_checkpoints]
+}
+
+run "rejects_checkpoint_zero" {
+  command = plan
+  variables {
+    instance_refresh_checkpoints = [0, 100]
+  }
+  expect_failures = [var.instance_refresh_checkpoints]
+}
+
+run "rejects_repeated_checkpoint" {
+  command = plan
+  variables {
+    instance_refresh_checkpoints = [50, 50, 100]
+  }
+  expect_failures = [var.instance_refresh_checkpoints]
+}
+
+run "rejects_redefined_setting" {
+  command = plan
+  variables {
+    extra_settings = { DB_POOL_MAX_CONN = "500" }
+  }
+  expect_failures = [var.extra_settings]
+}
+
+run "rejects_bad_root_cert_path" {
+  command = plan
+  variables {
+    db_ssl_root_cert_path = "rds-global-bundle.pem"
+  }
+  expect_failures = [var.db_ssl_root_cert_path]
+}
+
+run "rejects_bad_pool_max" {
+  command = plan
+  variables {
+    db_pool_max_connections = 1
+  }
+  expect_failures = [var.db_pool_max_connections]
+}
+
+run "rejects_small_headroom" {
+  command = plan
+  variables {
+    db_connection_headroom = 2
+  }
+  expect_failures = [var.db_connection_headroom]
+}
+
+run "rejects_bad_db_max_connections" {
+  command = plan
+  variables {
+    db_max_connections = 0
+  }
+  expect_failures = [var.db_max_connections]
+}
+
+# --- the connection budget ----------------------------------------------------
+
+run "connection_budget_fits" {
+  command = plan
+
+  # 3 instances (ceil(3 x 110 %) = 4) x 10 + 10 = 50 <= 78
+  assert {
+    condition     = output.connection_budget.instances == 4 && output.connection_budget.connections == 50
+    error_message = "the budget counts ceil(max_size x 110 %) instances with full pools plus the headroom"
+  }
+}
+
+run "rejects_connection_budget_overrun" {
+  command = plan
+  variables {
+    # ceil(7 x 1.1) = 8 instances x 10 + 10 = 90 > 78
+    max_size = 7
+  }
+  expect_failures = [aws_autoscaling_group.this]
+}
+
+run "rejects_pool_too_large_for_the_class" {
+  command = plan
+  variables {
+    # 4 x 20 + 10 = 90 > 78
+    db_pool_max_connections = 20
+  }
+  expect_failures = [aws_autoscaling_group.this]
+}
+
+run "rejects_systemd_stop_that_cuts_the_second_flush" {
+  command = plan
+  variables {
+    # 25 + 30 + 20 (metrics 10 s, then logs 10 s) = 75: 75 s would kill the log flush
+    systemd_timeout_stop_seconds = 75
+  }
+  expect_failures = [var.systemd_timeout_stop_seconds]
 }

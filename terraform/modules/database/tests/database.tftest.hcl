@@ -13,6 +13,11 @@ mock_provider "aws" {
       partition = "aws"
     }
   }
+  mock_data "aws_region" {
+    defaults = {
+      name = "eu-north-1"
+    }
+  }
 }
 
 override_resource {
@@ -43,6 +48,7 @@ variables {
   subnet_ids         = ["subnet-0000000000000000a", "subnet-0000000000000000b"]
   security_group_ids = ["sg-0000000000000000c"]
   alarm_actions      = ["arn:aws:sns:eu-north-1:123456789012:itemsd-test-alarms"]
+  logs_kms_key_arn   = "arn:aws:kms:eu-north-1:123456789012:key/99999999-8888-7777-6666-555555555555"
 }
 
 run "private_encrypted_password_never_in_state" {
@@ -113,8 +119,9 @@ run "every_alarm_notifies" {
     error_message = "every RDS alarm has an alarm and an OK action"
   }
   assert {
-    condition     = aws_cloudwatch_metric_alarm.connections.threshold == 80
-    error_message = "connections alarm at 80 % of max_connections"
+    # db.t4g.micro: floor(1 GiB x 0.7 / 9531392) = 78; 80 % of it is 62
+    condition     = aws_cloudwatch_metric_alarm.connections.threshold == 62
+    error_message = "connections alarm at 80 % of the class's max_connections"
   }
 }
 
@@ -158,6 +165,148 @@ run "prod_profile" {
   assert {
     condition     = aws_db_instance.this.performance_insights_enabled == true
     error_message = "Performance Insights is on where the class allows it"
+  }
+}
+
+run "max_connections_is_rds_default" {
+  command = plan
+
+  assert {
+    condition     = !anytrue([for p in aws_db_parameter_group.this.parameter : p.name == "max_connections"])
+    error_message = "the parameter group leaves max_connections at RDS's memory-based default"
+  }
+  assert {
+    condition     = output.max_connections == 78 && output.connection_limit == 78
+    error_message = "db.t4g.micro: floor(1 GiB x 0.7 / 9531392) = 78"
+  }
+}
+
+run "max_connections_follows_the_class" {
+  command = plan
+
+  variables {
+    instance_class = "db.r6g.2xlarge"
+  }
+
+  assert {
+    # 64 GiB x 0.7 / 9531392 = 5042, capped at 5000
+    condition     = output.max_connections == 5000
+    error_message = "the estimate follows the class's memory and RDS's cap of 5000"
+  }
+}
+
+run "max_connections_override_for_unknown_class" {
+  command = plan
+
+  variables {
+    instance_class           = "db.x2g.large"
+    max_connections_override = 1500
+  }
+
+  assert {
+    condition     = output.max_connections == 1500 && aws_cloudwatch_metric_alarm.connections.threshold == 1200
+    error_message = "an unknown class takes the explicit max_connections"
+  }
+}
+
+run "exported_logs_have_retention_and_key" {
+  command = plan
+
+  variables {
+    log_retention_days = 90
+  }
+
+  assert {
+    condition = (
+      toset(keys(aws_cloudwatch_log_group.this)) == toset(aws_db_instance.this.enabled_cloudwatch_logs_exports) &&
+      aws_cloudwatch_log_group.this["postgresql"].name == "/aws/rds/instance/itemsd-test-db/postgresql" &&
+      aws_cloudwatch_log_group.this["upgrade"].name == "/aws/rds/instance/itemsd-test-db/upgrade"
+    )
+    error_message = "a log group for every exported log, under the name RDS writes to"
+  }
+  assert {
+    condition = alltrue([
+      for g in aws_cloudwatch_log_group.this :
+      g.retention_in_days == 90 && g.kms_key_id == "arn:aws:kms:eu-north-1:123456789012:key/99999999-8888-7777-6666-555555555555"
+    ])
+    error_message = "every exported log's group has the retention and the logs key"
+  }
+}
+
+run "no_proxy_by_default" {
+  command = plan
+
+  assert {
+    condition     = length(aws_db_proxy.this) == 0 && length(aws_iam_role.proxy) == 0 && output.proxy_endpoint == null
+    error_message = "no proxy unless asked"
+  }
+  assert {
+    condition     = output.connect_address == "itemsd-test-db.abcdefghijkl.eu-north-1.rds.amazonaws.com"
+    error_message = "without a proxy itemsd connects to the instance"
+  }
+}
+
+run "proxy_when_enabled" {
+  command = plan
+
+  variables {
+    enable_proxy             = true
+    proxy_security_group_ids = ["sg-0000000000000000d"]
+  }
+
+  override_resource {
+    target          = aws_db_proxy.this
+    override_during = plan
+    values = {
+      endpoint = "itemsd-test-proxy.proxy-abcdefghijkl.eu-north-1.rds.amazonaws.com"
+    }
+  }
+
+  assert {
+    condition = (
+      aws_db_proxy.this[0].engine_family == "POSTGRESQL" &&
+      aws_db_proxy.this[0].require_tls == true &&
+      tolist(aws_db_proxy.this[0].vpc_security_group_ids) == tolist(["sg-0000000000000000d"])
+    )
+    error_message = "a PostgreSQL proxy that requires TLS, in its own security group"
+  }
+  assert {
+    condition = alltrue([
+      for a in aws_db_proxy.this[0].auth :
+      a.auth_scheme == "SECRETS" && a.iam_auth == "DISABLED" && a.client_password_auth_type == "POSTGRES_SCRAM_SHA_256" &&
+      a.secret_arn == "arn:aws:secretsmanager:eu-north-1:123456789012:secret:rds!db-0000-AbCdEf"
+    ]) && length(aws_db_proxy.this[0].auth) == 1
+    error_message = "the proxy logs in with the RDS-managed master secret, SCRAM from clients, no IAM auth"
+  }
+  assert {
+    condition = (
+      jsondecode(aws_iam_role_policy.proxy[0].policy).Statement[0].Action == ["secretsmanager:GetSecretValue"] &&
+      jsondecode(aws_iam_role_policy.proxy[0].policy).Statement[0].Resource == ["arn:aws:secretsmanager:eu-north-1:123456789012:secret:rds!db-0000-AbCdEf"] &&
+      jsondecode(aws_iam_role_policy.proxy[0].policy).Statement[1].Action == ["kms:Decrypt"] &&
+      jsondecode(aws_iam_role_policy.proxy[0].policy).Statement[1].Resource == ["arn:aws:kms:eu-north-1:123456789012:key/11111111-2222-3333-4444-555555555555"] &&
+      jsondecode(aws_iam_role_policy.proxy[0].policy).Statement[1].Condition.StringEquals["kms:ViaService"] == "secretsmanager.eu-north-1.amazonaws.com" &&
+      length(jsondecode(aws_iam_role_policy.proxy[0].policy).Statement) == 2
+    )
+    error_message = "the proxy's role reads only the master secret, and decrypts it only through Secrets Manager"
+  }
+  assert {
+    condition = (
+      aws_db_proxy_default_target_group.this[0].connection_pool_config[0].max_connections_percent == 90 &&
+      aws_db_proxy_target.this[0].db_instance_identifier == "itemsd-test-db"
+    )
+    error_message = "the default target group pools up to 90 % of max_connections, targeting the instance"
+  }
+  assert {
+    condition = (
+      output.connect_address == "itemsd-test-proxy.proxy-abcdefghijkl.eu-north-1.rds.amazonaws.com" &&
+      jsondecode(aws_secretsmanager_secret_version.connection.secret_string).host == "itemsd-test-proxy.proxy-abcdefghijkl.eu-north-1.rds.amazonaws.com"
+    )
+    error_message = "with the proxy, the connection secret's host is the proxy endpoint"
+  }
+  assert {
+    # floor(78 x 90 %) = 70
+    condition     = output.connection_limit == 70
+    error_message = "the application's connection limit is the proxy's share of max_connections"
   }
 }
 
@@ -269,12 +418,77 @@ run "rejects_bad_monitoring_interval" {
   expect_failures = [var.monitoring_interval]
 }
 
-run "rejects_bad_max_connections" {
+run "rejects_bad_max_connections_override" {
   command = plan
   variables {
-    max_connections = 5
+    max_connections_override = 5
   }
-  expect_failures = [var.max_connections]
+  expect_failures = [var.max_connections_override]
+}
+
+run "rejects_unknown_class_without_override" {
+  command = plan
+  variables {
+    instance_class = "db.x2g.large"
+  }
+  expect_failures = [var.max_connections_override]
+}
+
+run "rejects_bad_log_retention" {
+  command = plan
+  variables {
+    log_retention_days = 10
+  }
+  expect_failures = [var.log_retention_days]
+}
+
+run "rejects_bad_logs_key" {
+  command = plan
+  variables {
+    logs_kms_key_arn = "alias/aws/logs"
+  }
+  expect_failures = [var.logs_kms_key_arn]
+}
+
+run "rejects_proxy_without_security_group" {
+  command = plan
+  variables {
+    enable_proxy = true
+  }
+  expect_failures = [var.proxy_security_group_ids]
+}
+
+run "rejects_bad_proxy_percent" {
+  command = plan
+  variables {
+    proxy_max_connections_percent = 0
+  }
+  expect_failures = [var.proxy_max_connections_percent]
+}
+
+run "rejects_idle_above_max_percent" {
+  command = plan
+  variables {
+    proxy_max_connections_percent      = 40
+    proxy_max_idle_connections_percent = 50
+  }
+  expect_failures = [var.proxy_max_idle_connections_percent]
+}
+
+run "rejects_bad_borrow_timeout" {
+  command = plan
+  variables {
+    proxy_connection_borrow_timeout_seconds = 0
+  }
+  expect_failures = [var.proxy_connection_borrow_timeout_seconds]
+}
+
+run "rejects_bad_idle_client_timeout" {
+  command = plan
+  variables {
+    proxy_idle_client_timeout_seconds = 0
+  }
+  expect_failures = [var.proxy_idle_client_timeout_seconds]
 }
 
 run "rejects_bad_log_min_duration" {

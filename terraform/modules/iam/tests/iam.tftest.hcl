@@ -81,26 +81,43 @@ run "each_permission_targets_its_resource" {
     error_message = "logs: only streams of its own log group"
   }
   assert {
-    condition     = length([for s in jsondecode(aws_iam_role_policy.this.policy).Statement : s if s.Sid == "CompleteOwnLifecycleHook"]) == 0
-    error_message = "no lifecycle permission unless the hook is enabled"
-  }
-  assert {
     condition     = jsondecode(aws_iam_role.this.assume_role_policy).Statement[0].Principal.Service == "ec2.amazonaws.com"
     error_message = "only EC2 assumes the role"
   }
 }
 
-run "lifecycle_hook_is_its_own_group_only" {
+# The binary calls GetSecretValue, CreateLogStream, PutLogEvents and
+# PutMetricData (grep src/ for .get_secret_value(), .create_log_stream(),
+# .put_log_events(), .put_metric_data()); Secrets Manager needs kms:Decrypt on
+# the secrets' key. Nothing else: no DescribeSecret, no DescribeLogStreams, no
+# CreateLogGroup (Terraform owns the group), no lifecycle actions.
+run "grants_exactly_what_itemsd_calls" {
   command = plan
 
-  variables {
-    lifecycle_hook_enabled = true
-    autoscaling_group_name = "itemsd-test"
-  }
-
   assert {
-    condition     = tolist([for s in jsondecode(aws_iam_role_policy.this.policy).Statement : s.Resource if s.Sid == "CompleteOwnLifecycleHook"][0]) == tolist(["arn:aws:autoscaling:eu-north-1:123456789012:autoScalingGroup:*:autoScalingGroupName/itemsd-test"])
-    error_message = "CompleteLifecycleAction only on its own Auto Scaling group"
+    condition = sort(distinct(flatten([for s in jsondecode(aws_iam_role_policy.this.policy).Statement : flatten([s.Action])]))) == tolist([
+      "cloudwatch:PutMetricData",
+      "kms:Decrypt",
+      "logs:CreateLogStream",
+      "logs:PutLogEvents",
+      "secretsmanager:GetSecretValue",
+    ])
+    error_message = "the inline policy grants exactly GetSecretValue, kms:Decrypt, CreateLogStream, PutLogEvents and PutMetricData"
+  }
+  assert {
+    condition     = output.instance_action_list == sort(distinct(flatten([for s in jsondecode(aws_iam_role_policy.this.policy).Statement : flatten([s.Action])])))
+    error_message = "instance_action_list is the policy's action list"
+  }
+  assert {
+    condition = alltrue([
+      for s in jsondecode(aws_iam_role_policy.this.policy).Statement :
+      tolist(flatten([s.Action])) == tolist(jsondecode(file("instance-actions.json"))[s.Sid])
+    ])
+    error_message = "every statement takes its actions from instance-actions.json"
+  }
+  assert {
+    condition     = length([for s in jsondecode(aws_iam_role_policy.this.policy).Statement : s if startswith(s.Sid, "Describe") || strcontains(s.Sid, "Lifecycle")]) == 0
+    error_message = "no Describe* or lifecycle statement"
   }
 }
 
@@ -144,12 +161,4 @@ run "rejects_aws_namespace" {
     metrics_namespace = "AWS/EC2"
   }
   expect_failures = [var.metrics_namespace]
-}
-
-run "rejects_hook_without_group" {
-  command = plan
-  variables {
-    lifecycle_hook_enabled = true
-  }
-  expect_failures = [var.autoscaling_group_name]
 }

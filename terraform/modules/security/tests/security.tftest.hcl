@@ -36,6 +36,14 @@ override_resource {
   }
 }
 
+override_resource {
+  target          = aws_security_group.proxy
+  override_during = plan
+  values = {
+    id = "sg-0a1b0000000000005"
+  }
+}
+
 variables {
   name   = "itemsd-test"
   vpc_id = "vpc-0123456789abcdef0"
@@ -136,6 +144,48 @@ run "endpoints_only_no_internet" {
   assert {
     condition     = aws_vpc_security_group_egress_rule.app_to_s3[0].prefix_list_id == "pl-0123456789abcdef0"
     error_message = "S3 is reached through the gateway endpoint's prefix list"
+  }
+}
+
+run "no_proxy_group_by_default" {
+  command = plan
+
+  assert {
+    condition     = length(aws_security_group.proxy) == 0 && length(aws_vpc_security_group_ingress_rule.db_from_proxy) == 0 && output.proxy_security_group_id == null
+    error_message = "no proxy group or rules without enable_db_proxy"
+  }
+}
+
+run "proxy_sits_between_app_and_db" {
+  command = plan
+
+  variables {
+    enable_db_proxy = true
+  }
+
+  assert {
+    condition = (
+      aws_vpc_security_group_ingress_rule.proxy_from_app[0].security_group_id == "sg-0a1b0000000000005" &&
+      aws_vpc_security_group_ingress_rule.proxy_from_app[0].referenced_security_group_id == "sg-0a1b0000000000002" &&
+      aws_vpc_security_group_ingress_rule.proxy_from_app[0].from_port == 5432
+    )
+    error_message = "the proxy admits PostgreSQL from the app group only"
+  }
+  assert {
+    condition = (
+      aws_vpc_security_group_egress_rule.proxy_to_db[0].referenced_security_group_id == "sg-0a1b0000000000003" &&
+      aws_vpc_security_group_ingress_rule.db_from_proxy[0].security_group_id == "sg-0a1b0000000000003" &&
+      aws_vpc_security_group_ingress_rule.db_from_proxy[0].referenced_security_group_id == "sg-0a1b0000000000005"
+    )
+    error_message = "the proxy reaches the database, and the database admits the proxy"
+  }
+  assert {
+    condition     = aws_vpc_security_group_egress_rule.app_to_proxy[0].referenced_security_group_id == "sg-0a1b0000000000005" && aws_vpc_security_group_egress_rule.app_to_proxy[0].to_port == 5432
+    error_message = "the app may reach the proxy on the PostgreSQL port"
+  }
+  assert {
+    condition     = output.proxy_security_group_id == "sg-0a1b0000000000005"
+    error_message = "the proxy group is an output"
   }
 }
 
