@@ -20,8 +20,20 @@ pub struct CborShim {
     pub addr: SocketAddr,
 }
 
+/// The key a rewritten request is signed with again, for a moto that checks signatures (the
+/// rewritten body no longer matches the SDK's).
+#[derive(Clone)]
+pub struct Signer {
+    pub access_key: String,
+    pub secret_key: String,
+}
+
 impl CborShim {
     pub async fn start(moto: SocketAddr) -> Self {
+        Self::start_signing(moto, None).await
+    }
+
+    pub async fn start_signing(moto: SocketAddr, signer: Option<Signer>) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -31,10 +43,14 @@ impl CborShim {
         tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
                 let client = client.clone();
+                let signer = signer.clone();
                 tokio::spawn(async move {
                     let service = service_fn(move |req| {
                         let client = client.clone();
-                        async move { Ok::<_, Infallible>(handle(client, moto, req).await) }
+                        let signer = signer.clone();
+                        async move {
+                            Ok::<_, Infallible>(handle(client, moto, signer.as_ref(), req).await)
+                        }
                     });
                     let _ = hyper::server::conn::http1::Builder::new()
                         .serve_connection(TokioIo::new(stream), service)
@@ -129,9 +145,50 @@ fn cbor_response(status: StatusCode, body: Value) -> Response<Full<Bytes>> {
     resp
 }
 
+/// Signs `req` afresh (SigV4, CloudWatch's signing name), replacing the SDK's signature.
+fn sign(req: &mut Request<Full<Bytes>>, body: &[u8], signer: &Signer) -> Option<()> {
+    use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings};
+    let identity = aws_credential_types::Credentials::new(
+        &signer.access_key,
+        &signer.secret_key,
+        None,
+        None,
+        "test",
+    )
+    .into();
+    let params = aws_sigv4::sign::v4::SigningParams::builder()
+        .identity(&identity)
+        .region(super::moto::REGION)
+        .name("monitoring")
+        .time(std::time::SystemTime::now())
+        .settings(SigningSettings::default())
+        .build()
+        .ok()?
+        .into();
+    let headers: Vec<(&str, &str)> = req
+        .headers()
+        .iter()
+        .filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?)))
+        .collect();
+    let uri = req.uri().to_string();
+    let signable = SignableRequest::new(
+        req.method().as_str(),
+        &uri,
+        headers.into_iter(),
+        SignableBody::Bytes(body),
+    )
+    .ok()?;
+    let (instructions, _) = aws_sigv4::http_request::sign(signable, &params)
+        .ok()?
+        .into_parts();
+    instructions.apply_to_request_http1x(req);
+    Some(())
+}
+
 async fn handle(
     client: Upstream,
     moto: SocketAddr,
+    signer: Option<&Signer>,
     req: Request<Incoming>,
 ) -> Response<Full<Bytes>> {
     let (parts, body) = req.into_parts();
@@ -174,16 +231,30 @@ async fn handle(
             body,
         )
     };
+    let resign = is_cbor.then_some(signer).flatten();
     let mut forward = Request::builder().method(parts.method).uri(uri);
     for (k, v) in &parts.headers {
-        if k != "content-type" && k != "content-length" && k != "smithy-protocol" {
+        let signature = k == "authorization" || k.as_str().starts_with("x-amz-");
+        if k != "content-type"
+            && k != "content-length"
+            && k != "smithy-protocol"
+            && !(resign.is_some() && (signature || k == "host"))
+        {
             forward = forward.header(k, v);
         }
     }
     forward = forward.header("content-type", content_type);
-    let Ok(forward) = forward.body(Full::new(forwarded)) else {
+    if resign.is_some() {
+        forward = forward.header("host", moto.to_string());
+    }
+    let Ok(mut forward) = forward.body(Full::new(forwarded.clone())) else {
         return cbor_response(StatusCode::INTERNAL_SERVER_ERROR, Value::Map(vec![]));
     };
+    if let Some(signer) = resign {
+        if sign(&mut forward, &forwarded, signer).is_none() {
+            return cbor_response(StatusCode::INTERNAL_SERVER_ERROR, Value::Map(vec![]));
+        }
+    }
     let Ok(resp) = client.request(forward).await else {
         return cbor_response(StatusCode::BAD_GATEWAY, Value::Map(vec![]));
     };

@@ -29,13 +29,32 @@ fn moto_server() -> PathBuf {
 pub struct Moto {
     child: Child,
     pub addr: SocketAddr,
+    /// The key the test's own calls (the AWS CLI, boto3) sign with: moto's default account
+    /// until IAM is enforced, then a user of the test's making.
+    credentials: (String, String),
 }
 
 impl Moto {
     pub fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// moto's server that checks IAM policies (actions, not resource ARNs) and signatures once
+    /// `free_calls` calls have been made: the test's setup spends them.
+    pub fn start_with_iam(free_calls: u32) -> Self {
+        Self::start_with(&[("INITIAL_NO_AUTH_ACTION_COUNT", free_calls.to_string())])
+    }
+
+    /// From now on the test's own calls sign with this key.
+    pub fn use_credentials(&mut self, access_key: &str, secret_key: &str) {
+        self.credentials = (access_key.to_owned(), secret_key.to_owned());
+    }
+
+    fn start_with(env: &[(&str, String)]) -> Self {
         let port = super::pg::free_port();
         let child = Command::new(moto_server())
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::null())
             .stderr(
                 std::fs::File::create(std::env::temp_dir().join(format!("moto-{port}.log")))
@@ -53,7 +72,11 @@ impl Moto {
             );
             std::thread::sleep(Duration::from_millis(50));
         }
-        Self { child, addr }
+        Self {
+            child,
+            addr,
+            credentials: ("testing".into(), "testing".into()),
+        }
     }
 
     /// Sends `signal` to the emulator: SIGSTOP freezes it (connections hang, as to an endpoint
@@ -132,8 +155,8 @@ impl Moto {
                 "--output",
                 "json",
             ])
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_ACCESS_KEY_ID", &self.credentials.0)
+            .env("AWS_SECRET_ACCESS_KEY", &self.credentials.1)
             .output()
             .expect("aws runs");
         if !out.status.success() {
@@ -154,17 +177,29 @@ impl Moto {
     /// in scope) and parses what it prints. boto3 speaks the query protocol moto understands
     /// for CloudWatch; the AWS CLI's newer JSON protocol it does not.
     pub fn boto3_cloudwatch(&self, code: &str) -> serde_json::Value {
+        self.boto3(&format!(
+            "cw = boto3.client('cloudwatch', endpoint_url=os.environ['ENDPOINT'], \
+             region_name='{REGION}', aws_access_key_id=os.environ['KEY'], \
+             aws_secret_access_key=os.environ['SECRET'])\n{code}"
+        ))
+    }
+
+    /// Runs `code` (Python, with `boto3`, `json` and `os` imported; `os.environ` holds
+    /// `ENDPOINT`, `REGION`, `KEY` and `SECRET`, the credentials the test's calls use) and
+    /// parses what it prints.
+    pub fn boto3(&self, code: &str) -> serde_json::Value {
         let python = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/.venv/bin/python"));
         assert!(
             python.is_file(),
             "venv Python not found: run scripts/install-python-tools.sh"
         );
-        let script = format!(
-            "import boto3, json, os\ncw = boto3.client('cloudwatch', endpoint_url=os.environ['ENDPOINT'], region_name='{REGION}', aws_access_key_id='testing', aws_secret_access_key='testing')\n{code}"
-        );
+        let script = format!("import boto3, json, os\n{code}");
         let out = Command::new(python)
             .args(["-c", &script])
             .env("ENDPOINT", self.endpoint())
+            .env("REGION", REGION)
+            .env("KEY", &self.credentials.0)
+            .env("SECRET", &self.credentials.1)
             .output()
             .expect("python runs");
         assert!(

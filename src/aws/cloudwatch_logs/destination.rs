@@ -29,9 +29,10 @@ pub enum DestinationError {
     Call(String),
 }
 
-/// The error codes IAM's refusals carry (the JSON protocol's and the query protocol's).
-fn is_access_denied(code: Option<&str>) -> bool {
-    code.is_some_and(|c| c.starts_with("AccessDenied"))
+/// IAM's refusal: its error codes (the JSON protocol's and the query protocol's), or a 403
+/// whose body did not parse (as from emulators that answer JSON-protocol calls in XML).
+fn is_access_denied(code: Option<&str>, status: Option<u16>) -> bool {
+    code.is_some_and(|c| c.starts_with("AccessDenied")) || status == Some(403)
 }
 
 fn describe<E, R>(err: &SdkError<E, R>) -> String
@@ -61,7 +62,8 @@ pub async fn ensure(client: &Client, destination: &Destination) -> Result<(), De
         let exists = e
             .as_service_error()
             .is_some_and(|s| s.is_resource_already_exists_exception());
-        if is_access_denied(e.code()) {
+        let status = e.raw_response().map(|r| r.status().as_u16());
+        if is_access_denied(e.code(), status) {
             return Err(DestinationError::GroupMissing {
                 group: destination.group.clone(),
                 cause: describe(&e),
@@ -106,9 +108,10 @@ mod tests {
 
     #[test]
     fn access_denied_in_either_protocol() {
-        assert!(is_access_denied(Some("AccessDeniedException")));
-        assert!(is_access_denied(Some("AccessDenied")));
-        assert!(!is_access_denied(Some("ThrottlingException")));
-        assert!(!is_access_denied(None));
+        assert!(is_access_denied(Some("AccessDeniedException"), Some(400)));
+        assert!(is_access_denied(Some("AccessDenied"), Some(403)));
+        assert!(is_access_denied(None, Some(403)));
+        assert!(!is_access_denied(Some("ThrottlingException"), Some(400)));
+        assert!(!is_access_denied(None, None));
     }
 }
