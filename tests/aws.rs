@@ -134,6 +134,7 @@ fn serve_env(moto: &Moto, secret_arn: &str) -> Vec<(&'static str, String)> {
         ("SHUTDOWN_DELAY_SECONDS", "0".to_owned()),
         ("INSTANCE_ID", "i-test".to_owned()),
     ]);
+    env.extend(pg::tls_env());
     env
 }
 
@@ -152,6 +153,53 @@ async fn wait_until_serving(client: &Client) {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+#[tokio::test]
+async fn a_secret_unreadable_at_start_is_picked_up_once_it_exists() {
+    let cluster = pg::shared();
+    let moto = Moto::start();
+    let (role, db) = role_and_database(cluster, "late-pw").await;
+    // Named, not an ARN: Secrets Manager takes either, and the secret does not exist yet.
+    let env = serve_env(&moto, "itemsd/late");
+    let mut proc = Process::spawn(itemsd(&env));
+    let client = Client::new(proc.addr());
+    proc.wait_for_log(
+        "could not read database credentials",
+        Duration::from_secs(10),
+    );
+    assert_eq!(client.get("/api/items").await.status, 503);
+
+    moto.create_secret(
+        "itemsd/late",
+        &serde_json::json!({
+            "host": "127.0.0.1", "port": cluster.port, "dbname": db,
+            "username": role, "password": "late-pw"
+        })
+        .to_string(),
+    )
+    .await;
+    // No restart: the connections ask for the secret again while there are no credentials.
+    wait_until_serving(&client).await;
+    proc.read_available();
+    let failed_reads = proc
+        .output()
+        .matches("could not read database credentials")
+        .count();
+    assert_eq!(failed_reads, 1, "the failure is said once, not per attempt");
+}
+
+#[tokio::test]
+async fn a_secrets_manager_that_hangs_does_not_hold_start_up_past_the_units_timeout() {
+    let moto = Moto::start();
+    let arn = moto.create_secret("itemsd/hung", "{}").await;
+    // Frozen: connections are accepted by the kernel, nothing answers.
+    moto.signal(libc::SIGSTOP);
+    let mut proc = Process::spawn(itemsd(&serve_env(&moto, &arn)));
+    // systemd's TimeoutStartSec=30s in systemd/itemsd.service: READY (listening) comes before.
+    let line = proc.wait_for_log("itemsd listening", Duration::from_secs(25));
+    assert_eq!(line["database"], "error", "{line}");
+    moto.signal(libc::SIGCONT);
 }
 
 #[tokio::test]

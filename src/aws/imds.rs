@@ -10,8 +10,13 @@ use crate::config::ImdsConfig;
 use crate::identity::InstanceMetadata;
 
 /// Per-request timeouts: IMDS answers in a millisecond on EC2; off EC2 nothing answers at all.
-const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
-const READ_TIMEOUT: Duration = Duration::from_millis(500);
+/// Short, so that a blip on EC2 leaves room for another attempt within the start-up budget
+/// (`aws::resolve::IMDS_BUDGET`).
+const CONNECT_TIMEOUT: Duration = Duration::from_millis(300);
+const READ_TIMEOUT: Duration = Duration::from_millis(300);
+/// Attempts per value: one blip must not make the host name the log stream and the metric
+/// dimension; the start-up budget, not this count, bounds the time off EC2.
+const ATTEMPTS: u32 = 3;
 /// Token lifetime; the client caches it and renews it before it expires.
 const TOKEN_TTL: Duration = Duration::from_secs(6 * 3600);
 
@@ -34,8 +39,7 @@ impl Metadata {
             .connect_timeout(CONNECT_TIMEOUT)
             .read_timeout(READ_TIMEOUT)
             .token_ttl(TOKEN_TTL)
-            // One attempt: off EC2 retries only add seconds; on EC2 the first answers.
-            .max_attempts(1);
+            .max_attempts(ATTEMPTS);
         if let Some(endpoint) = &cfg.endpoint {
             builder = builder
                 .endpoint(endpoint)

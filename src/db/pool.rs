@@ -145,7 +145,15 @@ pub struct Manager {
 
 impl Manager {
     async fn connect(&self) -> Result<PgConn, ConnectError> {
-        let target = self.credentials.current()?;
+        let target = match self.credentials.current() {
+            Ok(target) => target,
+            // None yet (the first read failed or is still late): ask again, which the source
+            // limits to once a second.
+            Err(_) => {
+                self.credentials.refresh().await?;
+                self.credentials.current()?
+            }
+        };
         match connect_one(&self.cfg, &self.tls, &target).await {
             Ok((client, task)) => Ok(PgConn::new(client, task)),
             Err(e) if e.code().map(|c| c.code()) == Some(INVALID_PASSWORD) => {

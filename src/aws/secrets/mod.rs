@@ -20,6 +20,11 @@ use parse::Login;
 /// Reads prompted by authentication failures are at most this frequent: a wrong password in a
 /// secret must not turn every connection attempt into a Secrets Manager call.
 const MIN_REFRESH_INTERVAL: Duration = Duration::from_secs(1);
+/// Longest start-up waits for the first read (up to two secrets, each up to three SDK
+/// attempts): with the metadata budget and the first database probe it keeps READY within the
+/// unit's 30 s start timeout. A read that takes longer goes on from the connections, which
+/// read again (at most once a second) while there are no credentials.
+const FIRST_READ_BUDGET: Duration = Duration::from_secs(10);
 
 #[derive(Debug, thiserror::Error)]
 pub enum SecretError {
@@ -68,7 +73,25 @@ impl SecretCredentials {
             reads: AtomicU64::new(0),
             logger,
         });
-        this.read_and_store(&mut *this.last_read.lock().await).await;
+        let mut last_read = this.last_read.lock().await;
+        if tokio::time::timeout(FIRST_READ_BUDGET, this.read_and_store(&mut last_read))
+            .await
+            .is_err()
+        {
+            let why = format!(
+                "secret {} not read: Secrets Manager did not answer within {}s",
+                this.arn,
+                FIRST_READ_BUDGET.as_secs()
+            );
+            this.logger
+                .error("could not read database credentials")
+                .field("error", why.as_str())
+                .emit();
+            if let Ok(mut current) = this.current.write() {
+                *current = Err(CredentialsError(why));
+            }
+        }
+        drop(last_read);
         this
     }
 
@@ -136,13 +159,17 @@ impl SecretCredentials {
                 *current = Ok(target);
             }
             Err(e) => {
-                self.logger
-                    .error("could not read database credentials")
-                    .error_chain(&e)
-                    .emit();
+                // Once per cause: without credentials every new connection asks again.
+                let said = e.to_string();
+                if current.as_ref().err().is_none_or(|old| old.0 != said) {
+                    self.logger
+                        .error("could not read database credentials")
+                        .error_chain(&e)
+                        .emit();
+                }
                 // Keep working credentials when a re-read fails: the old password may still do.
                 if current.is_err() {
-                    *current = Err(CredentialsError(e.to_string()));
+                    *current = Err(CredentialsError(said));
                 }
             }
         }
@@ -182,10 +209,14 @@ impl CredentialSource for SecretCredentials {
             {
                 return self.current().map(|_| ());
             }
-            self.logger
-                .info("database authentication failed: reading the secret again")
-                .field("secret", self.arn.as_str())
-                .emit();
+            // Said when working credentials were refused (a rotation); while there are none,
+            // the failed reads say enough.
+            if self.current().is_ok() {
+                self.logger
+                    .info("database authentication failed: reading the secret again")
+                    .field("secret", self.arn.as_str())
+                    .emit();
+            }
             self.read_and_store(&mut last_read).await;
             self.current().map(|_| ())
         })
