@@ -42,13 +42,15 @@ check() {
     fi
 }
 
-# 1. The list covers what the scripts look for. Scripts outside the test command
-#    (the aarch64 cross tools, the benchmarks) are left out.
+# 1. The list covers what the scripts of the test command look for on this machine. Left out:
+#    the aarch64 cross tools and the benchmarks (not in the test command), and ami/scripts
+#    (they run inside the image, whose tools are the image's).
 unlisted=()
-mapfile -t scripts < <(git ls-files 'scripts/*.sh' 'scripts/lib/*.sh' 'packaging/*.sh' 'ami/scripts/*.sh' .ci/run |
+mapfile -t scripts < <(git ls-files 'scripts/*.sh' 'scripts/lib/*.sh' 'packaging/*.sh' .ci/run |
     grep -v '^packaging/install-cross-tools.sh$')
 while read -r cmd; do
-    package_of "$cmd" >/dev/null || unlisted+=("$cmd")
+    package_of "$cmd" >/dev/null || grep -qx -- "$cmd" <<<"$(printf '%s\n' "${OUTSIDE_TEST_COMMAND[@]}")" ||
+        unlisted+=("$cmd")
 done < <(grep -ohE 'command -v [A-Za-z0-9._+-]+' "${scripts[@]}" | awk '{print $3}' | sort -u)
 list_is_complete() {
     ((${#unlisted[@]} == 0)) || echo "    not in scripts/lib/tools.sh: ${unlisted[*]}" >&2
@@ -93,6 +95,18 @@ for fs in proc sys dev; do
     mounted+=("$rootfs/$fs")
 done
 cp /etc/resolv.conf "$rootfs/etc/resolv.conf"
+# The machine's own network setup, which is not a tool: the CA bundle its HTTPS is verified
+# with (on these machines that includes the CA of the proxy that reaches PyPI) and any package
+# index or proxy settings; a fresh machine here has them before anything is installed.
+trust=${PIP_CERT:-${SSL_CERT_FILE:-/etc/ssl/certs/ca-certificates.crt}}
+pass_env=()
+if [[ -f "$trust" ]]; then
+    cp "$trust" "$rootfs/etc/host-ca-bundle.pem"
+    pass_env+=(PIP_CERT=/etc/host-ca-bundle.pem)
+fi
+for var in PIP_INDEX_URL PIP_EXTRA_INDEX_URL HTTPS_PROXY HTTP_PROXY https_proxy http_proxy NO_PROXY no_proxy; do
+    [[ -z "${!var:-}" ]] || pass_env+=("$var=${!var}")
+done
 # Packages' maintainer scripts must not start services (PostgreSQL, HAProxy) in the chroot.
 printf '#!/bin/sh\nexit 101\n' >"$rootfs/usr/sbin/policy-rc.d"
 chmod 0755 "$rootfs/usr/sbin/policy-rc.d"
@@ -104,7 +118,7 @@ log "running scripts/install-deps.sh in the fresh root (MACHINE_TOOLS=false)"
 start=$SECONDS
 in_root() {
     chroot "$rootfs" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 \
-        MACHINE_TOOLS=false "$@"
+        MACHINE_TOOLS=false "${pass_env[@]}" "$@"
 }
 if in_root /bin/bash /src/scripts/install-deps.sh >"$work/install.log" 2>&1; then
     install_ok=true

@@ -132,6 +132,12 @@ check_version() {
     return 1
 }
 
+# Tools a script of the test command may look for on a path the test command does not take:
+# cargo-zigbuild for TARGET=aarch64 in packaging/build-release.sh (packaging/install-cross-tools.sh
+# installs it).
+# shellcheck disable=SC2034 # read by scripts/test-fresh-install.sh
+readonly OUTSIDE_TEST_COMMAND=(cargo-zigbuild)
+
 # The Python tools (moto's server, the AWS CLI, checkov, schemathesis) live in the project's
 # venv (scripts/install-python-tools.sh, pinned in requirements-dev.txt), not in Debian.
 # A row: TOOL VERSION-ARGS (moto's server has no version flag: its help must answer).
