@@ -102,6 +102,11 @@ pub struct DbConfig {
     pub pool_wait_timeout: Duration,
     /// TLS to the database (`DB_SSLMODE`, `DB_SSLROOTCERT`, with libpq's meanings).
     pub tls: DbTls,
+    /// `DB_RDS_PROXY`: the database is reached through RDS Proxy, which refuses the `options`
+    /// startup parameter (so the statement timeout is the proxy's initialisation query's to
+    /// set) and pins every session that prepares a named statement (so the request path uses
+    /// unnamed ones).
+    pub behind_proxy: bool,
 }
 
 /// libpq's `sslmode` values, with its meanings (`db::tls` has the table).
@@ -341,6 +346,7 @@ impl Config {
                 statement_timeout: env.millis("DB_STATEMENT_TIMEOUT_MS", 5000, 1..=600_000)?,
                 pool_wait_timeout: env.millis("DB_POOL_WAIT_TIMEOUT_MS", 2000, 1..=60_000)?,
                 tls: db_tls(&env)?,
+                behind_proxy: env.boolean("DB_RDS_PROXY", false)?,
             },
             app: AppConfig {
                 version: env
@@ -438,6 +444,7 @@ impl Config {
             ("DB_USER", self.db.user.clone()),
             ("DB_PASSWORD", self.db.password.to_string()),
             ("DB_SSLMODE", self.db.tls.mode.as_str().to_owned()),
+            ("DB_RDS_PROXY", self.db.behind_proxy.to_string()),
             (
                 "DB_SSLROOTCERT",
                 shown(

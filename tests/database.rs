@@ -132,3 +132,54 @@ async fn instances_booting_together_migrate_once() {
     let versions: Vec<i32> = rows.iter().map(|r| r.get(0)).collect();
     assert_eq!(versions, [1, 2], "each migration applied exactly once");
 }
+
+/// Behind RDS Proxy a named prepared statement pins the client's session to one database
+/// connection: with `DB_RDS_PROXY` the item routes send unnamed statements only, which the
+/// server's statement log tells apart (`execute <unnamed>` against `execute s0`).
+#[tokio::test]
+async fn behind_rds_proxy_the_item_routes_use_unnamed_statements() {
+    let cluster = Cluster::start();
+    for (proxy, want, refuse) in [
+        ("true", "execute <unnamed>: INSERT INTO items", "execute s"),
+        ("false", "execute s", "execute <unnamed>: INSERT INTO items"),
+    ] {
+        let db = cluster.fresh_database().await;
+        cluster
+            .execute(
+                "postgres",
+                &format!("ALTER DATABASE {db} SET log_statement = 'all'"),
+            )
+            .await;
+        let log_path = cluster.dir().join("postgres.log");
+        let before = std::fs::metadata(&log_path).map_or(0, |m| m.len() as usize);
+        let app = TestApp::spawn_on(&cluster, &db, &[("DB_RDS_PROXY", proxy)]).await;
+        let marker = format!("proxy-{proxy}-marker");
+        let created = app
+            .post_json("/api/items", &format!(r#"{{"name":"{marker}"}}"#))
+            .await;
+        assert_eq!(created.status, 201, "{}", created.text());
+        let id = created.json()["item"]["id"].as_i64().expect("an id");
+        assert_eq!(app.get(&format!("/api/items/{id}")).await.status, 200);
+        assert_eq!(app.get("/api/items?limit=5").await.status, 200);
+        app.stop().await;
+
+        let log = std::fs::read(&log_path).expect("the server's log");
+        // This run's lines: what the server logged since the run began.
+        let log = String::from_utf8_lossy(&log[before.min(log.len())..]);
+        let run: Vec<&str> = log.lines().collect();
+        let items: Vec<&&str> = run
+            .iter()
+            .filter(|l| l.contains("execute ") && l.contains("items"))
+            .collect();
+        assert!(
+            items.iter().any(|l| l.contains(want)),
+            "DB_RDS_PROXY={proxy}: {want:?} in\n{}",
+            run.join("\n")
+        );
+        assert!(
+            !items.iter().any(|l| l.contains(refuse)),
+            "DB_RDS_PROXY={proxy}: no {refuse:?} in\n{}",
+            run.join("\n")
+        );
+    }
+}

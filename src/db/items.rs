@@ -1,5 +1,6 @@
 //! The `items` table. Statements are prepared once per connection and cached.
 
+use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::Row;
 
 use crate::domain::{Item, NewItem, Page};
@@ -25,47 +26,75 @@ fn item(row: &Row) -> Result<Item, DbError> {
     })
 }
 
+/// Runs one statement: prepared once per connection and cached, or, behind RDS Proxy, unnamed
+/// (parsed with every call: a named statement would pin the proxy's session). The parameter
+/// types are given either way, so both paths run the same statement.
+async fn rows(
+    conn: &Object,
+    sql: &'static str,
+    params: &[(&(dyn ToSql + Sync), Type)],
+) -> Result<Vec<Row>, DbError> {
+    if conn.unnamed_statements {
+        return Ok(conn.query_typed(sql, params).await?);
+    }
+    let types: Vec<Type> = params.iter().map(|(_, t)| t.clone()).collect();
+    let values: Vec<&(dyn ToSql + Sync)> = params.iter().map(|(v, _)| *v).collect();
+    let stmt = conn.prepare_typed_cached(sql, &types).await?;
+    Ok(conn.query(&stmt, &values).await?)
+}
+
 /// Newest first; `id` breaks ties between items created in the same microsecond.
 pub async fn list(conn: &Object, page: Page) -> Result<Vec<Item>, DbError> {
-    let stmt = conn
-        .prepare_cached(concat!(
-            "SELECT ",
-            columns!(),
-            " FROM items ORDER BY created_at DESC, id DESC LIMIT $1 OFFSET $2"
-        ))
-        .await?;
-    let rows = conn.query(&stmt, &[&page.limit, &page.offset]).await?;
-    rows.iter().map(item).collect()
+    let sql = concat!(
+        "SELECT ",
+        columns!(),
+        " FROM items ORDER BY created_at DESC, id DESC LIMIT $1 OFFSET $2"
+    );
+    rows(
+        conn,
+        sql,
+        &[(&page.limit, Type::INT8), (&page.offset, Type::INT8)],
+    )
+    .await?
+    .iter()
+    .map(item)
+    .collect()
 }
 
 pub async fn create(conn: &Object, new: &NewItem) -> Result<Item, DbError> {
-    let stmt = conn
-        .prepare_cached(concat!(
-            "INSERT INTO items (name, description, value) VALUES ($1, $2, $3) RETURNING ",
-            columns!()
-        ))
-        .await?;
-    let row = conn
-        .query_one(&stmt, &[&new.name, &new.description, &new.value])
-        .await?;
-    item(&row)
+    let sql = concat!(
+        "INSERT INTO items (name, description, value) VALUES ($1, $2, $3) RETURNING ",
+        columns!()
+    );
+    let rows = rows(
+        conn,
+        sql,
+        &[
+            (&new.name, Type::VARCHAR),
+            (&new.description, Type::TEXT),
+            (&new.value, Type::VARCHAR),
+        ],
+    )
+    .await?;
+    match rows.first() {
+        Some(row) => item(row),
+        None => Err(DbError::Schema(
+            "INSERT ... RETURNING returned no row".into(),
+        )),
+    }
 }
 
 pub async fn get(conn: &Object, id: i32) -> Result<Option<Item>, DbError> {
-    let stmt = conn
-        .prepare_cached(concat!("SELECT ", columns!(), " FROM items WHERE id = $1"))
-        .await?;
-    conn.query_opt(&stmt, &[&id])
+    let sql = concat!("SELECT ", columns!(), " FROM items WHERE id = $1");
+    rows(conn, sql, &[(&id, Type::INT4)])
         .await?
-        .as_ref()
+        .first()
         .map(item)
         .transpose()
 }
 
 /// Returns whether an item was deleted.
 pub async fn delete(conn: &Object, id: i32) -> Result<bool, DbError> {
-    let stmt = conn
-        .prepare_cached("DELETE FROM items WHERE id = $1")
-        .await?;
-    Ok(conn.execute(&stmt, &[&id]).await? > 0)
+    let sql = "DELETE FROM items WHERE id = $1 RETURNING id";
+    Ok(!rows(conn, sql, &[(&id, Type::INT4)]).await?.is_empty())
 }

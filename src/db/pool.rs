@@ -52,6 +52,14 @@ pub struct PoolBuildError(#[from] managed::BuildError);
 /// The connection settings every itemsd connection uses, for a given target.
 pub fn pg_config(cfg: &DbConfig, target: &ConnectTarget) -> tokio_postgres::Config {
     let mut pg = tokio_postgres::Config::new();
+    if !cfg.behind_proxy {
+        // Behind RDS Proxy the proxy's initialisation query sets it instead: the proxy
+        // refuses connections that carry startup options.
+        pg.options(format!(
+            "-c statement_timeout={}",
+            cfg.statement_timeout.as_millis()
+        ));
+    }
     pg.host(&target.host)
         .port(target.port)
         .dbname(&target.dbname)
@@ -64,11 +72,7 @@ pub fn pg_config(cfg: &DbConfig, target: &ConnectTarget) -> tokio_postgres::Conf
         .keepalives_interval(KEEPALIVE_INTERVAL)
         .keepalives_retries(KEEPALIVE_RETRIES)
         .tcp_user_timeout(TCP_USER_TIMEOUT)
-        .ssl_mode(tls::wire_mode(cfg.tls.mode))
-        .options(format!(
-            "-c statement_timeout={}",
-            cfg.statement_timeout.as_millis()
-        ));
+        .ssl_mode(tls::wire_mode(cfg.tls.mode));
     pg
 }
 
@@ -99,15 +103,23 @@ pub struct PgConn {
     /// When it was opened: after a deadline, connections older than the call that timed out
     /// are suspect (they may lead to a primary that is gone), newer ones are not.
     pub opened: Instant,
+    /// Statements go unnamed, never prepared and cached (behind RDS Proxy, where a named
+    /// statement pins the session to one database connection).
+    pub unnamed_statements: bool,
 }
 
 impl PgConn {
-    fn new(client: tokio_postgres::Client, task: tokio::task::JoinHandle<()>) -> Self {
+    fn new(
+        client: tokio_postgres::Client,
+        task: tokio::task::JoinHandle<()>,
+        unnamed_statements: bool,
+    ) -> Self {
         Self {
             io: task.abort_handle(),
             client: ClientWrapper::new(client, task),
             broken: AtomicBool::new(false),
             opened: Instant::now(),
+            unnamed_statements,
         }
     }
 
@@ -155,13 +167,13 @@ impl Manager {
             }
         };
         match connect_one(&self.cfg, &self.tls, &target).await {
-            Ok((client, task)) => Ok(PgConn::new(client, task)),
+            Ok((client, task)) => Ok(PgConn::new(client, task, self.cfg.behind_proxy)),
             Err(e) if e.code().map(|c| c.code()) == Some(INVALID_PASSWORD) => {
                 // The password may have rotated: read the credentials again and retry once.
                 self.credentials.refresh().await?;
                 let target = self.credentials.current()?;
                 let (client, task) = connect_one(&self.cfg, &self.tls, &target).await?;
-                Ok(PgConn::new(client, task))
+                Ok(PgConn::new(client, task, self.cfg.behind_proxy))
             }
             Err(e) => Err(e.into()),
         }
@@ -222,4 +234,32 @@ pub async fn fill_to(pool: &Pool, min: usize) -> Result<usize, PoolError> {
         }
     }
     Ok(pool.status().size)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Config, Secret};
+
+    fn target() -> ConnectTarget {
+        ConnectTarget {
+            host: "db".into(),
+            port: 5432,
+            dbname: "appdb".into(),
+            user: "itemsd".into(),
+            password: Secret::new("pw"),
+        }
+    }
+
+    #[test]
+    fn behind_rds_proxy_no_startup_options_are_sent() {
+        let direct = Config::from_lookup(|_| None).expect("defaults");
+        assert_eq!(
+            pg_config(&direct.db, &target()).get_options(),
+            Some("-c statement_timeout=5000")
+        );
+        let proxied = Config::from_lookup(|name| (name == "DB_RDS_PROXY").then(|| "true".into()))
+            .expect("valid");
+        assert_eq!(pg_config(&proxied.db, &target()).get_options(), None);
+    }
 }

@@ -94,8 +94,10 @@ locals {
     },
     # Where itemsd connects: the RDS Proxy endpoint when there is one. itemsd
     # takes the host from the connection secret when DB_SECRET_ARN is set, and
-    # the database module points that secret at the same endpoint.
-    var.db_host == null ? {} : { DB_HOST = var.db_host },
+    # the database module points that secret at the same endpoint. Behind the
+    # proxy itemsd sends no startup options and no named statements
+    # (DB_RDS_PROXY): the proxy refuses the one and pins sessions on the other.
+    var.db_host == null ? {} : { DB_HOST = var.db_host, DB_RDS_PROXY = "true" },
   )
 
   settings_file = join("", [for k in sort(keys(local.settings)) : "${k}=${local.settings[k]}\n"])

@@ -168,7 +168,7 @@ variable "extra_settings" {
   }
 
   validation {
-    condition     = length(setintersection(keys(var.extra_settings), ["ENVIRONMENT", "AWS_REGION", "APPLICATION_PORT", "AUTOSCALING_GROUP_NAME", "DB_SECRET_ARN", "DB_HOST", "DB_POOL_MAX_CONN", "DB_SSLMODE", "DB_SSLROOTCERT", "CLOUDWATCH_LOG_GROUP", "CLOUDWATCH_NAMESPACE", "SHUTDOWN_DELAY_SECONDS", "SHUTDOWN_TIMEOUT_SECONDS"])) == 0
+    condition     = length(setintersection(keys(var.extra_settings), ["ENVIRONMENT", "AWS_REGION", "APPLICATION_PORT", "AUTOSCALING_GROUP_NAME", "DB_SECRET_ARN", "DB_HOST", "DB_POOL_MAX_CONN", "DB_SSLMODE", "DB_SSLROOTCERT", "DB_RDS_PROXY", "CLOUDWATCH_LOG_GROUP", "CLOUDWATCH_NAMESPACE", "SHUTDOWN_DELAY_SECONDS", "SHUTDOWN_TIMEOUT_SECONDS"])) == 0
     error_message = "extra_settings must not redefine a setting this module writes (DB_POOL_MAX_CONN, DB_SSLMODE, SHUTDOWN_DELAY_SECONDS, ...): set the module's variable instead, so that the checks on it hold."
   }
 }

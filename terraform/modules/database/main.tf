@@ -348,6 +348,9 @@ resource "aws_db_proxy_default_target_group" "this" {
     max_connections_percent      = var.proxy_max_connections_percent
     max_idle_connections_percent = var.proxy_max_idle_connections_percent
     connection_borrow_timeout    = var.proxy_connection_borrow_timeout_seconds
+    # itemsd sends no startup options through the proxy (it refuses them; DB_RDS_PROXY),
+    # so the statement timeout is set here, once per database connection, without pinning.
+    init_query = "SET statement_timeout = ${var.proxy_statement_timeout_ms}"
   }
 }
 

@@ -250,6 +250,17 @@ variable "proxy_connection_borrow_timeout_seconds" {
   }
 }
 
+variable "proxy_statement_timeout_ms" {
+  description = "statement_timeout the proxy sets on each database connection it opens (its initialisation query): behind the proxy itemsd cannot send it as a startup option. Match itemsd's DB_STATEMENT_TIMEOUT_MS."
+  type        = number
+  default     = 5000
+
+  validation {
+    condition     = var.proxy_statement_timeout_ms >= 1 && var.proxy_statement_timeout_ms <= 600000 && floor(var.proxy_statement_timeout_ms) == var.proxy_statement_timeout_ms
+    error_message = "proxy_statement_timeout_ms must be a whole number of milliseconds between 1 and 600000, as DB_STATEMENT_TIMEOUT_MS."
+  }
+}
+
 variable "proxy_idle_client_timeout_seconds" {
   description = "The proxy closes client connections idle this long; above itemsd's idle pool connections' lifetime, or the pool sees closed connections."
   type        = number

@@ -117,6 +117,10 @@ run "proxy_on" {
     condition     = module.compute.settings["DB_HOST"] == "itemsd-dev-proxy.proxy-abcdefghijkl.eu-north-1.rds.amazonaws.com"
     error_message = "with the proxy on, DB_HOST names the proxy endpoint"
   }
+  assert {
+    condition     = module.compute.settings["DB_RDS_PROXY"] == "true"
+    error_message = "with the proxy on, itemsd is told so (no startup options, unnamed statements)"
+  }
 }
 
 run "rejects_bad_az_count" {

@@ -271,6 +271,10 @@ run "proxy_when_enabled" {
     error_message = "a PostgreSQL proxy that requires TLS, in its own security group"
   }
   assert {
+    condition     = one(aws_db_proxy_default_target_group.this[0].connection_pool_config).init_query == "SET statement_timeout = 5000"
+    error_message = "the proxy sets the statement timeout itemsd cannot send through it"
+  }
+  assert {
     condition = alltrue([
       for a in aws_db_proxy.this[0].auth :
       a.auth_scheme == "SECRETS" && a.iam_auth == "DISABLED" && a.client_password_auth_type == "POSTGRES_SCRAM_SHA_256" &&
@@ -537,4 +541,12 @@ run "rejects_forced_insights_on_small_class" {
     performance_insights_enabled = true
   }
   expect_failures = [var.performance_insights_enabled]
+}
+
+run "rejects_proxy_statement_timeout_out_of_range" {
+  command = plan
+  variables {
+    proxy_statement_timeout_ms = 0
+  }
+  expect_failures = [var.proxy_statement_timeout_ms]
 }
