@@ -53,12 +53,7 @@ async fn start(extra: &[(&'static str, &str)]) -> Setup {
 
 /// The request ids of shipped access-log lines, in the order CloudWatch holds them.
 fn shipped_ids(moto: &Moto, prefix: &str) -> Vec<String> {
-    moto.log_messages(GROUP, STREAM)
-        .iter()
-        .filter_map(|m| serde_json::from_str::<serde_json::Value>(m).ok())
-        .filter_map(|v| v["request_id"].as_str().map(str::to_owned))
-        .filter(|id| id.starts_with(prefix))
-        .collect()
+    moto.shipped_request_ids(GROUP, STREAM, prefix)
 }
 
 async fn wait_for_ids(moto: &Moto, prefix: &str, n: usize, within: Duration) -> Vec<String> {

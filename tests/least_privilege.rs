@@ -161,12 +161,7 @@ async fn start_itemsd(moto: &Moto, keys: &Keys, db: &str) -> (Process, Client, C
 }
 
 fn shipped_ids(moto: &Moto, prefix: &str) -> Vec<String> {
-    moto.log_messages(GROUP, STREAM)
-        .iter()
-        .filter_map(|m| serde_json::from_str::<serde_json::Value>(m).ok())
-        .filter_map(|v| v["request_id"].as_str().map(str::to_owned))
-        .filter(|id| id.starts_with(prefix))
-        .collect()
+    moto.shipped_request_ids(GROUP, STREAM, prefix)
 }
 
 async fn eventually(what: &str, within: Duration, mut done: impl FnMut() -> bool) {

@@ -234,6 +234,19 @@ impl Moto {
     }
 }
 
+impl Moto {
+    /// The request ids, starting with `prefix`, of the access-log lines in a stream, in the
+    /// order CloudWatch Logs holds them.
+    pub fn shipped_request_ids(&self, group: &str, stream: &str, prefix: &str) -> Vec<String> {
+        self.log_messages(group, stream)
+            .iter()
+            .filter_map(|m| serde_json::from_str::<serde_json::Value>(m).ok())
+            .filter_map(|v| v["request_id"].as_str().map(str::to_owned))
+            .filter(|id| id.starts_with(prefix))
+            .collect()
+    }
+}
+
 impl Drop for Moto {
     fn drop(&mut self) {
         let _ = self.child.kill();
