@@ -1,5 +1,6 @@
 //! The `items` table. Statements are prepared once per connection and cached.
 
+use futures_util::TryStreamExt;
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::Row;
 
@@ -32,15 +33,19 @@ fn item(row: &Row) -> Result<Item, DbError> {
 async fn rows(
     conn: &Object,
     sql: &'static str,
-    params: &[(&(dyn ToSql + Sync), Type)],
+    types: &'static [Type],
+    params: &[&(dyn ToSql + Sync)],
 ) -> Result<Vec<Row>, DbError> {
     if conn.unnamed_statements {
-        return Ok(conn.query_typed(sql, params).await?);
+        let typed = params.iter().copied().zip(types.iter().cloned());
+        return Ok(conn
+            .query_typed_raw(sql, typed)
+            .await?
+            .try_collect()
+            .await?);
     }
-    let types: Vec<Type> = params.iter().map(|(_, t)| t.clone()).collect();
-    let values: Vec<&(dyn ToSql + Sync)> = params.iter().map(|(v, _)| *v).collect();
-    let stmt = conn.prepare_typed_cached(sql, &types).await?;
-    Ok(conn.query(&stmt, &values).await?)
+    let stmt = conn.prepare_typed_cached(sql, types).await?;
+    Ok(conn.query(&stmt, params).await?)
 }
 
 /// Newest first; `id` breaks ties between items created in the same microsecond.
@@ -53,7 +58,8 @@ pub async fn list(conn: &Object, page: Page) -> Result<Vec<Item>, DbError> {
     rows(
         conn,
         sql,
-        &[(&page.limit, Type::INT8), (&page.offset, Type::INT8)],
+        &[Type::INT8, Type::INT8],
+        &[&page.limit, &page.offset],
     )
     .await?
     .iter()
@@ -69,11 +75,8 @@ pub async fn create(conn: &Object, new: &NewItem) -> Result<Item, DbError> {
     let rows = rows(
         conn,
         sql,
-        &[
-            (&new.name, Type::VARCHAR),
-            (&new.description, Type::TEXT),
-            (&new.value, Type::VARCHAR),
-        ],
+        &[Type::VARCHAR, Type::TEXT, Type::VARCHAR],
+        &[&new.name, &new.description, &new.value],
     )
     .await?;
     match rows.first() {
@@ -86,7 +89,7 @@ pub async fn create(conn: &Object, new: &NewItem) -> Result<Item, DbError> {
 
 pub async fn get(conn: &Object, id: i32) -> Result<Option<Item>, DbError> {
     let sql = concat!("SELECT ", columns!(), " FROM items WHERE id = $1");
-    rows(conn, sql, &[(&id, Type::INT4)])
+    rows(conn, sql, &[Type::INT4], &[&id])
         .await?
         .first()
         .map(item)
@@ -96,5 +99,5 @@ pub async fn get(conn: &Object, id: i32) -> Result<Option<Item>, DbError> {
 /// Returns whether an item was deleted.
 pub async fn delete(conn: &Object, id: i32) -> Result<bool, DbError> {
     let sql = "DELETE FROM items WHERE id = $1 RETURNING id";
-    Ok(!rows(conn, sql, &[(&id, Type::INT4)]).await?.is_empty())
+    Ok(!rows(conn, sql, &[Type::INT4], &[&id]).await?.is_empty())
 }
