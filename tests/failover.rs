@@ -9,6 +9,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::app::TestApp;
+use common::eventually;
 use common::load::{self, Load};
 use common::pg::Cluster;
 use common::relay::Relay;
@@ -20,18 +21,6 @@ const RECOVERY_BOUND: Duration = Duration::from_secs(15);
 /// How long the load runs after the flip: past the recovery bound, so that successes after
 /// the last failure are seen.
 const OBSERVED_AFTER_FLIP: Duration = Duration::from_secs(20);
-
-async fn eventually<F: std::future::Future<Output = bool>>(
-    what: &str,
-    within: Duration,
-    mut check: impl FnMut() -> F,
-) {
-    let deadline = Instant::now() + within;
-    while !check().await {
-        assert!(Instant::now() < deadline, "{what} within {within:?}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_silent_primary_costs_seconds_and_loses_no_acknowledged_write() {

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use common::cbor_shim::{CborShim, Signer};
 use common::client::Client;
+use common::eventually;
 use common::moto::Moto;
 use common::pg;
 use common::process::{db_env, itemsd, Process};
@@ -164,14 +165,6 @@ fn shipped_ids(moto: &Moto, prefix: &str) -> Vec<String> {
     moto.shipped_request_ids(GROUP, STREAM, prefix)
 }
 
-async fn eventually(what: &str, within: Duration, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + within;
-    while !done() {
-        assert!(Instant::now() < deadline, "{what} within {within:?}");
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
-}
-
 // Multi-threaded: the shim runs on the test's runtime while the test blocks on the child.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_terraform_grants_are_enough_for_every_duty() {
@@ -211,7 +204,7 @@ async fn the_terraform_grants_are_enough_for_every_duty() {
     eventually(
         "every access-log line shipped",
         Duration::from_secs(30),
-        || shipped_ids(&moto, "iam-").len() >= 50,
+        || std::future::ready(shipped_ids(&moto, "iam-").len() >= 50),
     )
     .await;
     let mut ids = shipped_ids(&moto, "iam-");
@@ -223,9 +216,11 @@ async fn the_terraform_grants_are_enough_for_every_duty() {
         let names = moto.boto3_cloudwatch(&format!(
             "print(json.dumps([m['MetricName'] for m in cw.list_metrics(Namespace='{NAMESPACE}')['Metrics']]))"
         ));
-        names
-            .as_array()
-            .is_some_and(|n| n.iter().any(|m| m == "RequestCount"))
+        std::future::ready(
+            names
+                .as_array()
+                .is_some_and(|n| n.iter().any(|m| m == "RequestCount")),
+        )
     })
     .await;
 
@@ -297,7 +292,7 @@ async fn a_log_group_the_role_may_not_create_is_one_line_and_a_bounded_retry_rat
     eventually(
         "the buffered lines arrive once the group exists",
         Duration::from_secs(60),
-        || !shipped_ids(&moto, "iam-after").is_empty(),
+        || std::future::ready(!shipped_ids(&moto, "iam-after").is_empty()),
     )
     .await;
 }
