@@ -46,19 +46,8 @@ source scripts/lib/postgres.sh
 # shellcheck source=scripts/lib/provision.sh
 source scripts/lib/provision.sh
 
-passed=0
-failed=0
-check() {
-    local name=$1
-    shift
-    if "$@"; then
-        echo "ok   $name"
-        passed=$((passed + 1))
-    else
-        echo "FAIL $name" >&2
-        failed=$((failed + 1))
-    fi
-}
+# shellcheck source=scripts/lib/checks.sh
+source scripts/lib/checks.sh
 
 free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
@@ -301,5 +290,4 @@ else
     passed=$((passed + 1))
 fi
 
-echo "boot: $passed passed, $failed failed"
-((failed == 0))
+checks_summary boot

@@ -28,19 +28,8 @@ log() { echo "test-fresh-install: $*"; }
 source scripts/lib/tools.sh
 require_tools fresh-install debootstrap
 
-passed=0
-failed=0
-check() {
-    local name=$1
-    shift
-    if "$@"; then
-        echo "ok   $name"
-        passed=$((passed + 1))
-    else
-        echo "FAIL $name" >&2
-        failed=$((failed + 1))
-    fi
-}
+# shellcheck source=scripts/lib/checks.sh
+source scripts/lib/checks.sh
 
 # 1. The list covers what the scripts of the test command look for on this machine. Left out:
 #    the aarch64 cross tools and the benchmarks (not in the test command), and ami/scripts
@@ -139,5 +128,4 @@ if [[ "$install_ok" == true ]]; then
     check "a tool removed again is reported missing ($(tr -s ' ' <"$work/removed.log"))" "$removed_noticed"
 fi
 
-echo "test-fresh-install: $passed passed, $failed failed"
-((failed == 0))
+checks_summary test-fresh-install
