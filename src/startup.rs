@@ -170,7 +170,6 @@ impl Application {
             limiter: Arc::new(Semaphore::new(config.http.max_concurrent_requests)),
             body_timeout: config.http.body_timeout,
             db_deadline,
-            closing: std::sync::atomic::AtomicBool::new(false),
             log_shipping,
             metric_publishing: publisher.as_ref().map(|p| Arc::clone(&p.stats)),
         });
@@ -234,9 +233,6 @@ impl Application {
         let pre_stop = async {
             shutdown.requested().await;
             state.health.set_phase(Phase::Draining);
-            state
-                .closing
-                .store(true, std::sync::atomic::Ordering::Relaxed);
             let _ = systemd::notify("STOPPING=1");
             let delay = pre_stop_delay(config.shutdown.delay, metadata.as_ref(), &logger).await;
             logger

@@ -41,9 +41,6 @@ pub struct State {
     /// Longest any request waits on the database in all (pool checkout plus queries), so a
     /// database that stopped answering cannot hold requests past it.
     pub db_deadline: Duration,
-    /// Set when draining begins: from then on every response carries `Connection: close`, so
-    /// keep-alive clients move off this instance before its listener closes.
-    pub closing: std::sync::atomic::AtomicBool,
     /// `X-Instance-ID`, encoded once.
     pub instance_header: HeaderValue,
     /// The CloudWatch Logs shipper's counters, when shipping is on.

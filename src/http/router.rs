@@ -13,6 +13,7 @@ use super::error::ApiError;
 use super::response::{self, Resp};
 use super::{info, items, metrics, State};
 use crate::domain::ItemRef;
+use crate::health::Phase;
 use crate::telemetry::metrics::method_index;
 
 /// Longest path and query accepted; longer is 414. Real clients send far less.
@@ -172,8 +173,9 @@ pub async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Resp, I
         headers.insert("x-response-time", v);
     }
     headers.insert("x-instance-id", state.instance_header.clone());
-    if state.closing.load(Ordering::Relaxed) {
-        // hyper closes the connection after this response.
+    if state.health.phase() == Phase::Draining {
+        // From SIGTERM on, keep-alive clients move off this instance before its listener
+        // closes; hyper closes the connection after this response.
         headers.insert(http::header::CONNECTION, HeaderValue::from_static("close"));
     }
 
