@@ -107,6 +107,10 @@ pub struct DbConfig {
     /// set) and pins every session that prepares a named statement (so the request path uses
     /// unnamed ones).
     pub behind_proxy: bool,
+    /// `DB_IAM_USER`: `serve` and `check` log in as this role with RDS IAM authentication
+    /// tokens instead of a password (`aws::rds_iam`), and `migrate`, logging in as the
+    /// schema's owner, makes the role and grants it what serving needs.
+    pub iam_user: Option<String>,
 }
 
 /// libpq's `sslmode` values, with its meanings (`db::tls` has the table).
@@ -298,6 +302,8 @@ impl Config {
             ));
         }
 
+        let tls = db_tls(&env)?;
+
         let shared_connections = match env.get("DB_SHARED_CONNECTIONS") {
             None => DEFAULT_SHARED_CONNECTIONS.min(pool_max - 1),
             Some(_) => env.parse("DB_SHARED_CONNECTIONS", 0usize)?,
@@ -308,6 +314,8 @@ impl Config {
                 format!("must be below DB_POOL_MAX_CONN ({pool_max}): the health probe needs one"),
             ));
         }
+
+        let iam_user = db_iam_user(&env, &tls)?;
 
         let idle_timeout = env.seconds("HTTP_IDLE_TIMEOUT_SECONDS", 75, 1..=3600)?;
         let max_concurrent_requests = env.parse("HTTP_MAX_CONCURRENT_REQUESTS", 1024usize)?;
@@ -345,8 +353,9 @@ impl Config {
                 connect_timeout: env.seconds("DB_CONNECT_TIMEOUT_SECONDS", 5, 1..=120)?,
                 statement_timeout: env.millis("DB_STATEMENT_TIMEOUT_MS", 5000, 1..=600_000)?,
                 pool_wait_timeout: env.millis("DB_POOL_WAIT_TIMEOUT_MS", 2000, 1..=60_000)?,
-                tls: db_tls(&env)?,
+                tls,
                 behind_proxy: env.boolean("DB_RDS_PROXY", false)?,
+                iam_user,
             },
             app: AppConfig {
                 version: env
@@ -446,6 +455,10 @@ impl Config {
             ("DB_SSLMODE", self.db.tls.mode.as_str().to_owned()),
             ("DB_RDS_PROXY", self.db.behind_proxy.to_string()),
             (
+                "DB_IAM_USER",
+                shown(&self.db.iam_user, "unset: log in with a password"),
+            ),
+            (
                 "DB_SSLROOTCERT",
                 shown(
                     &self.db.tls.root_cert.as_ref().map(|r| format!("{r:?}")),
@@ -514,6 +527,43 @@ fn db_tls(env: &Env<'_>) -> Result<DbTls, ConfigError> {
         }
     };
     Ok(DbTls { mode, root_cert })
+}
+
+/// Longest PostgreSQL identifier (`NAMEDATALEN - 1`).
+const MAX_IDENTIFIER_LEN: usize = 63;
+
+/// `DB_IAM_USER`: a plain lower-case identifier (it is written into `CREATE ROLE` and `GRANT`
+/// unquoted-safe), and TLS that is at least `require`: RDS refuses IAM logins without TLS,
+/// and the token must not cross the network in the clear.
+fn db_iam_user(env: &Env<'_>, tls: &DbTls) -> Result<Option<String>, ConfigError> {
+    let Some(user) = env.get("DB_IAM_USER") else {
+        return Ok(None);
+    };
+    let mut chars = user.chars();
+    let plain = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && user.len() <= MAX_IDENTIFIER_LEN;
+    if !plain {
+        return Err(env.invalid(
+            "DB_IAM_USER",
+            format!(
+                "must be a lower-case PostgreSQL identifier ([a-z_][a-z0-9_]*, at most \
+                 {MAX_IDENTIFIER_LEN} characters)"
+            ),
+        ));
+    }
+    if matches!(tls.mode, SslMode::Disable | SslMode::Prefer) {
+        return Err(env.invalid(
+            "DB_IAM_USER",
+            format!(
+                "IAM authentication needs DB_SSLMODE require, verify-ca or verify-full (it is {})",
+                tls.mode.as_str()
+            ),
+        ));
+    }
+    Ok(Some(user))
 }
 
 fn shown(value: &Option<String>, otherwise: &str) -> String {
@@ -674,12 +724,32 @@ mod tests {
                 "DB_SSLROOTCERT",
             ),
             (&[("DB_SSLROOTCERT", "Cargo.toml")], "DB_SSLROOTCERT"),
+            // IAM tokens only over TLS, and a role name safe to write into GRANT.
+            (&[("DB_IAM_USER", "itemsd_app")], "DB_IAM_USER"),
+            (
+                &[("DB_IAM_USER", "itemsd_app"), ("DB_SSLMODE", "prefer")],
+                "DB_IAM_USER",
+            ),
+            (
+                &[("DB_IAM_USER", "App; DROP"), ("DB_SSLMODE", "require")],
+                "DB_IAM_USER",
+            ),
+            (
+                &[("DB_IAM_USER", "1app"), ("DB_SSLMODE", "require")],
+                "DB_IAM_USER",
+            ),
         ];
         for (vars, name) in cases {
             let err = config(vars).expect_err(&format!("{vars:?} must be rejected"));
             assert_eq!(err.name, *name, "{vars:?}");
             assert!(err.to_string().contains(name), "{err}");
         }
+    }
+
+    #[test]
+    fn an_iam_user_over_tls_is_accepted() {
+        let c = config(&[("DB_IAM_USER", "itemsd_app"), ("DB_SSLMODE", "require")]).expect("valid");
+        assert_eq!(c.db.iam_user.as_deref(), Some("itemsd_app"));
     }
 
     #[test]

@@ -51,6 +51,9 @@ pub struct Health {
     /// than one that refused (a failover's old primary).
     pub probe_timeouts: AtomicU64,
     require_db: bool,
+    /// Whether the probe applies pending migrations itself: not when serving as a role that
+    /// may not change the schema (`DB_IAM_USER`), where `itemsd migrate` does it as the owner.
+    migrates: bool,
 }
 
 /// The answer `/health` gives.
@@ -65,6 +68,11 @@ pub struct Verdict {
 
 impl Health {
     pub fn new(require_db: bool) -> Self {
+        Self::with_migrations(require_db, true)
+    }
+
+    /// `migrates`: whether the probe applies pending migrations (see the field).
+    pub fn with_migrations(require_db: bool, migrates: bool) -> Self {
         Self {
             phase: AtomicU8::new(Phase::Starting as u8),
             db: RwLock::new(DbState::Unknown),
@@ -73,6 +81,7 @@ impl Health {
             probe_failures: AtomicU64::new(0),
             probe_timeouts: AtomicU64::new(0),
             require_db,
+            migrates,
         }
     }
 
@@ -143,7 +152,7 @@ pub async fn probe_once(
     deadline: Duration,
 ) -> DbState {
     let started = Instant::now();
-    let result = check(connections, health, deadline).await;
+    let result = check(connections, health, logger, deadline).await;
     health
         .probe_latency_micros
         .store(started.elapsed().as_micros() as u64, Ordering::Relaxed);
@@ -183,12 +192,28 @@ pub async fn probe_once(
 async fn check(
     connections: &Connections,
     health: &Health,
+    logger: &Logger,
     deadline: Duration,
 ) -> Result<(), DbError> {
-    if health.schema_version() < db::migrations::latest_version() {
+    let latest = db::migrations::latest_version();
+    if !health.migrates && health.schema_version() < latest {
+        let version = connections
+            .exclusive(deadline, async |conn| {
+                db::migrations::current_version(conn).await
+            })
+            .await?;
+        let before = health.schema_version.swap(version, Ordering::AcqRel);
+        if version < latest && (before != version || health.db_state() != DbState::Up) {
+            logger
+                .warn("schema behind this binary: item routes wait for `itemsd migrate`")
+                .field("schema_version", version)
+                .field("expected", latest)
+                .emit();
+        }
+    } else if health.schema_version() < latest {
         let report = connections
             .exclusive(db::migrations::MIGRATION_DEADLINE, async |conn| {
-                db::migrations::migrate(conn).await
+                db::migrations::migrate(conn, None).await
             })
             .await?;
         health

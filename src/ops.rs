@@ -5,7 +5,7 @@
 use std::io::Write;
 use std::sync::Arc;
 
-use crate::aws::resolve::{resolve, Resolved};
+use crate::aws::resolve::{resolve, DbLogin, Resolved};
 use crate::aws::{cloudwatch_logs, cloudwatch_metrics};
 use crate::config::Config;
 use crate::db::{self, DbError};
@@ -22,9 +22,9 @@ fn line(out: &mut impl Write, ok: bool, what: &str, detail: &str) {
 }
 
 /// Resolves identity and credentials quietly: the subcommands print their own findings.
-async fn resolved(config: &Config, out: &mut impl Write) -> Option<Resolved> {
+async fn resolved(config: &Config, login: DbLogin, out: &mut impl Write) -> Option<Resolved> {
     let quiet = Logger::new(Level::Error, Arc::new(MemorySink::default()));
-    match resolve(config, &quiet).await {
+    match resolve(config, &quiet, login).await {
         Ok(r) => Some(r),
         Err(e) => {
             line(out, false, "config", &cause_chain(&e));
@@ -109,7 +109,7 @@ pub async fn check(config: &Config, out: &mut impl Write) -> bool {
     for (name, value) in config.describe() {
         let _ = writeln!(out, "  {name:<28} {value}");
     }
-    let Some(resolved) = resolved(config, out).await else {
+    let Some(resolved) = resolved(config, DbLogin::Service, out).await else {
         return false;
     };
     let app = &resolved.app;
@@ -248,37 +248,41 @@ pub async fn check(config: &Config, out: &mut impl Write) -> bool {
 
 /// Applies pending migrations and prints what it did; returns whether it succeeded.
 pub async fn migrate(config: &Config, out: &mut impl Write) -> bool {
-    let Some(resolved) = resolved(config, out).await else {
+    let Some(resolved) = resolved(config, DbLogin::Owner, out).await else {
         return false;
     };
     let Some(mut client) = connect(config, &resolved, out).await else {
         return false;
     };
-    match db::migrations::migrate(&mut client).await {
-        Ok(report) if report.applied.is_empty() => {
-            line(
-                out,
-                true,
-                "migrate",
-                &format!("schema already at version {}", report.version),
-            );
-            true
-        }
-        Ok(report) => {
-            line(
-                out,
-                true,
-                "migrate",
-                &format!(
-                    "applied {:?}; schema at version {}",
-                    report.applied, report.version
-                ),
-            );
-            true
-        }
+    let service_role = config.db.iam_user.as_deref();
+    match db::migrations::migrate(&mut client, service_role).await {
+        Ok(report) if report.applied.is_empty() => line(
+            out,
+            true,
+            "migrate",
+            &format!("schema already at version {}", report.version),
+        ),
+        Ok(report) => line(
+            out,
+            true,
+            "migrate",
+            &format!(
+                "applied {:?}; schema at version {}",
+                report.applied, report.version
+            ),
+        ),
         Err(e) => {
             line(out, false, "migrate", &cause_chain(&e));
-            false
+            return false;
         }
     }
+    if let Some(role) = service_role {
+        line(
+            out,
+            true,
+            "role",
+            &format!("{role}: logs in with IAM tokens; may read and write items, nothing else"),
+        );
+    }
+    true
 }

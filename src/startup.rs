@@ -22,7 +22,7 @@ use tokio::sync::{watch, Semaphore};
 use crate::aws::cloudwatch_logs::{self, ShipperStats};
 use crate::aws::cloudwatch_metrics::{AppReader, AppSnapshot, Publisher, PublisherStats, Who};
 use crate::aws::imds::Metadata;
-use crate::aws::resolve::{resolve, ResolveError, IMDS_BUDGET};
+use crate::aws::resolve::{resolve, DbLogin, ResolveError, IMDS_BUDGET};
 use crate::aws::secrets::SecretCredentials;
 use crate::config::Config;
 use crate::db;
@@ -89,7 +89,7 @@ impl Application {
     /// Binds the listener and builds the pool; tries the database once (migrations and the
     /// minimum connections) but starts without it when it is down.
     pub async fn build(config: Config, logger: Logger) -> Result<Self, StartupError> {
-        let resolved = resolve(&config, &logger).await?;
+        let resolved = resolve(&config, &logger, DbLogin::Service).await?;
         let log_shipping = match (&config.aws.logs, &resolved.sdk) {
             (Some(logs), Some(sdk)) => {
                 let destination = cloudwatch_logs::Destination {
@@ -129,7 +129,10 @@ impl Application {
             pool.clone(),
             config.db.shared_connections,
         ));
-        let health = Arc::new(Health::new(config.health.require_db));
+        let health = Arc::new(Health::with_migrations(
+            config.health.require_db,
+            config.db.iam_user.is_none(),
+        ));
         let metrics = Arc::new(HttpMetrics::new(ROUTE_LABELS));
         let db_deadline = db_deadline(&config.db);
 

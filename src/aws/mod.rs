@@ -1,11 +1,13 @@
 //! The duties the CloudWatch agent and the user-data script used to do, one folder per AWS
 //! service: instance identity from IMDSv2 ([`imds`]), database credentials from Secrets
-//! Manager ([`secrets`]), log shipping to CloudWatch Logs ([`cloudwatch_logs`]). Nothing here
-//! knows about HTTP.
+//! Manager ([`secrets`]), database logins by IAM token ([`rds_iam`]), log shipping to
+//! CloudWatch Logs ([`cloudwatch_logs`]), metrics to CloudWatch ([`cloudwatch_metrics`]).
+//! Nothing here knows about HTTP.
 
 pub mod cloudwatch_logs;
 pub mod cloudwatch_metrics;
 pub mod imds;
+pub mod rds_iam;
 pub mod resolve;
 pub mod secrets;
 

@@ -17,8 +17,21 @@ pub const IMDS_BUDGET: Duration = Duration::from_millis(1500);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ResolveError {
-    #[error("invalid configuration: an AWS duty (DB_SECRET_ARN, CLOUDWATCH_LOG_GROUP, CLOUDWATCH_NAMESPACE) is on but no region is known: set AWS_REGION")]
+    #[error("invalid configuration: an AWS duty (DB_SECRET_ARN, DB_IAM_USER, CLOUDWATCH_LOG_GROUP, CLOUDWATCH_NAMESPACE) is on but no region is known: set AWS_REGION")]
     NoRegion,
+    #[error(
+        "invalid configuration: DB_IAM_USER is set but the AWS SDK found no credentials provider"
+    )]
+    NoCredentialsProvider,
+}
+
+/// As whom the database is logged in to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DbLogin {
+    /// The serving role: `DB_IAM_USER` with IAM tokens when set (`serve`, `check`).
+    Service,
+    /// The schema's owner, with its password (`migrate`).
+    Owner,
 }
 
 /// What start-up learned before serving: who this is and where the credentials come from.
@@ -34,10 +47,18 @@ pub struct Resolved {
 }
 
 /// Asks IMDS who this is (bounded), then reads the database secret when one is configured.
-pub async fn resolve(config: &Config, logger: &Logger) -> Result<Resolved, ResolveError> {
+pub async fn resolve(
+    config: &Config,
+    logger: &Logger,
+    login: DbLogin,
+) -> Result<Resolved, ResolveError> {
     let (metadata, found) = discover(&config.aws.imds, logger).await;
     let app = AppInfo::resolve(&config.app, config.aws.region.as_deref(), &found);
-    let sdk = match (&app.region, config.aws.needs_api()) {
+    let iam_user = match login {
+        DbLogin::Service => config.db.iam_user.clone(),
+        DbLogin::Owner => None,
+    };
+    let sdk = match (&app.region, config.aws.needs_api() || iam_user.is_some()) {
         (Some(region), true) => Some(super::sdk_config(region).await),
         (None, true) => return Err(ResolveError::NoRegion),
         (_, false) => None,
@@ -53,11 +74,29 @@ pub async fn resolve(config: &Config, logger: &Logger) -> Result<Resolved, Resol
                 aws_sdk_secretsmanager::Client::new(sdk),
                 arn.clone(),
                 config.db.name.clone(),
+                iam_user.is_none(),
                 logger.clone(),
             )
             .await;
             (source.clone(), Some(source))
         }
+    };
+    let credentials: Arc<dyn CredentialSource> = match (iam_user, &sdk, &app.region) {
+        (Some(user), Some(sdk), Some(region)) => {
+            let provider = sdk
+                .credentials_provider()
+                .ok_or(ResolveError::NoCredentialsProvider)?;
+            super::rds_iam::IamAuth::load(
+                credentials,
+                user,
+                region.clone(),
+                provider,
+                logger.clone(),
+            )
+            .await
+        }
+        (Some(_), _, _) => return Err(ResolveError::NoRegion),
+        (None, _, _) => credentials,
     };
     Ok(Resolved {
         app,

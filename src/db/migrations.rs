@@ -48,12 +48,22 @@ pub struct MigrationReport {
     pub version: i32,
 }
 
-/// Applies every pending migration, each in its own transaction.
-pub async fn migrate(client: &mut Client) -> Result<MigrationReport, DbError> {
+/// Applies every pending migration, each in its own transaction, then (when given) makes the
+/// serving role and grants it what serving needs, under the same lock: instances booting
+/// together would otherwise race to create it.
+pub async fn migrate(
+    client: &mut Client,
+    service_role: Option<&str>,
+) -> Result<MigrationReport, DbError> {
     client
         .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK_KEY])
         .await?;
-    let result = apply_pending(client).await;
+    let mut result = apply_pending(client).await;
+    if let (Ok(_), Some(role)) = (&result, service_role) {
+        if let Err(e) = super::roles::provision(client, role).await {
+            result = Err(e);
+        }
+    }
     // On a broken connection the server frees the lock with the session anyway.
     let _ = client
         .execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK_KEY])

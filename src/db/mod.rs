@@ -7,6 +7,7 @@ pub mod info;
 pub mod items;
 pub mod migrations;
 pub mod pool;
+pub mod roles;
 pub mod shared;
 pub mod tls;
 

@@ -26,6 +26,16 @@ fn moto_server() -> PathBuf {
     venv
 }
 
+/// The project venv's Python (boto3, botocore), for reading back what itemsd did.
+pub fn venv_python() -> PathBuf {
+    let python = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/.venv/bin/python"));
+    assert!(
+        python.is_file(),
+        "venv Python not found: run scripts/install-python-tools.sh"
+    );
+    python
+}
+
 pub struct Moto {
     child: Child,
     pub addr: SocketAddr,
@@ -188,11 +198,7 @@ impl Moto {
     /// `ENDPOINT`, `REGION`, `KEY` and `SECRET`, the credentials the test's calls use) and
     /// parses what it prints.
     pub fn boto3(&self, code: &str) -> serde_json::Value {
-        let python = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/.venv/bin/python"));
-        assert!(
-            python.is_file(),
-            "venv Python not found: run scripts/install-python-tools.sh"
-        );
+        let python = venv_python();
         let script = format!("import boto3, json, os\n{code}");
         let out = Command::new(python)
             .args(["-c", &script])

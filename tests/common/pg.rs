@@ -436,6 +436,20 @@ impl Cluster {
         name
     }
 
+    /// Lets `role` log in over TLS whatever password it sends: RDS checks an IAM token with
+    /// its own PAM module, which a stand-in PostgreSQL has not, so what the token is made of
+    /// is tested against botocore instead (tests/rds_iam.rs).
+    pub async fn trust_over_tls(&self, role: &str) {
+        let hba = self.dir.join("data/pg_hba.conf");
+        let rest = std::fs::read_to_string(&hba).expect("pg_hba.conf");
+        std::fs::write(
+            &hba,
+            format!("hostssl all {role} 127.0.0.0/8 trust\n{rest}"),
+        )
+        .expect("pg_hba.conf");
+        self.execute("postgres", "SELECT pg_reload_conf()").await;
+    }
+
     pub fn dir(&self) -> &Path {
         &self.dir
     }

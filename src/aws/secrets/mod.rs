@@ -45,6 +45,10 @@ pub struct SecretCredentials {
     arn: String,
     /// Used when the secret names no database.
     default_dbname: String,
+    /// Whether to read the RDS-managed password secret the connection secret points at: not
+    /// when logging in with IAM tokens, so the serving process never holds the master
+    /// password.
+    reads_password: bool,
     /// The last successful read, or why none succeeded yet; read on every new connection.
     current: RwLock<Result<ConnectTarget, CredentialsError>>,
     /// When the secret was last read; held while reading so concurrent failures share a read.
@@ -62,12 +66,14 @@ impl SecretCredentials {
         client: aws_sdk_secretsmanager::Client,
         arn: String,
         default_dbname: String,
+        reads_password: bool,
         logger: Logger,
     ) -> Arc<Self> {
         let this = Arc::new(Self {
             client,
             arn,
             default_dbname,
+            reads_password,
             current: RwLock::new(Err(CredentialsError("secret not read yet".into()))),
             last_read: Mutex::new(None),
             reads: AtomicU64::new(0),
@@ -113,7 +119,7 @@ impl SecretCredentials {
             })
     }
 
-    /// Reads the secret (and the RDS-managed one it points at, if any).
+    /// Reads the secret (and the RDS-managed one it points at, if any and wanted).
     pub async fn read(&self) -> Result<ConnectTarget, SecretError> {
         let shape_error = |arn: &str| {
             let arn = arn.to_owned();
@@ -123,6 +129,9 @@ impl SecretCredentials {
             parse::connection(&self.fetch(&self.arn).await?).map_err(shape_error(&self.arn))?;
         let (user, password) = match conn.login {
             Login::Password(password) => (conn.username, password),
+            Login::ManagedSecret(_) if !self.reads_password => {
+                (conn.username, crate::config::Secret::new(""))
+            }
             Login::ManagedSecret(managed) => {
                 let (user, password) = parse::managed_login(&self.fetch(&managed).await?)
                     .map_err(shape_error(&managed))?;
