@@ -228,6 +228,11 @@ build {
   }
 
   provisioner "file" {
+    source      = "systemd/itemsd-migrate.service"
+    destination = "/tmp/itemsd-staging/itemsd-migrate.service"
+  }
+
+  provisioner "file" {
     source      = "systemd/itemsd.env"
     destination = "/tmp/itemsd-staging/itemsd.env"
   }

@@ -219,6 +219,11 @@ show() { guest systemctl show itemsd.service -p "$1" | tr '\n' ' '; }
 # 1. started at boot and READY: with Type=notify, active/running means READY=1 arrived.
 check "itemsd started at boot and reached READY (active/running)" await "itemsd active/running" unit_is active running
 check "journal: itemsd listening" journal_has "itemsd listening"
+migrated() {
+    [[ "$(guest systemctl show itemsd-migrate.service -p Result --value)" == success ]] &&
+        grep -q -- "schema" <<<"$(guest journalctl -u itemsd-migrate.service --no-pager -o cat)"
+}
+check "itemsd-migrate.service ran at boot and applied the schema" await "itemsd-migrate Result=success" migrated
 log "$(show ActiveState,SubState,MainPID,NRestarts)"
 
 # 2. /health from the host, the database reachable from the guest.

@@ -4,12 +4,12 @@
 # template, with explicit owners and modes, and enables the unit. Installs no packages.
 #
 # Runs as root. Env:
-#   ITEMSD_STAGING  directory holding itemsd, itemsd.service and itemsd.env (uploaded by
+#   ITEMSD_STAGING  directory holding itemsd, itemsd.service, itemsd-migrate.service and itemsd.env (uploaded by
 #                   Packer); removed afterwards
 #   ITEMSD_VERSION  optional: the version `itemsd --version` must report
 set -o errexit -o nounset -o pipefail
 
-: "${ITEMSD_STAGING:?set ITEMSD_STAGING to the directory holding itemsd, itemsd.service, itemsd.env}"
+: "${ITEMSD_STAGING:?set ITEMSD_STAGING to the directory holding itemsd, itemsd.service, itemsd-migrate.service, itemsd.env}"
 ITEMSD_VERSION=${ITEMSD_VERSION:-}
 
 die() {
@@ -18,7 +18,7 @@ die() {
 }
 
 [[ "$(id -u)" == 0 ]] || die "must run as root"
-for file in itemsd itemsd.service itemsd.env; do
+for file in itemsd itemsd.service itemsd-migrate.service itemsd.env; do
     [[ -f "$ITEMSD_STAGING/$file" ]] || die "$ITEMSD_STAGING/$file is missing"
 done
 command -v systemctl >/dev/null || die "systemctl not found: the image must boot systemd"
@@ -30,12 +30,13 @@ install -o root -g root -m 0755 "$ITEMSD_STAGING/itemsd" /usr/local/bin/itemsd
 install -o root -g root -m 0755 -d /etc/itemsd
 install -o root -g root -m 0644 "$ITEMSD_STAGING/itemsd.env" /etc/itemsd/itemsd.env
 install -o root -g root -m 0644 "$ITEMSD_STAGING/itemsd.service" /etc/systemd/system/itemsd.service
+install -o root -g root -m 0644 "$ITEMSD_STAGING/itemsd-migrate.service" /etc/systemd/system/itemsd-migrate.service
 # Works on a running system and, without a running systemd, offline in a chroot.
-systemctl enable itemsd.service
+systemctl enable itemsd.service itemsd-migrate.service
 
 reported=$(/usr/local/bin/itemsd --version) || die "/usr/local/bin/itemsd --version failed"
 if [[ -n "$ITEMSD_VERSION" && "$reported" != "itemsd $ITEMSD_VERSION" ]]; then
     die "/usr/local/bin/itemsd --version printed '$reported', expected 'itemsd $ITEMSD_VERSION'"
 fi
 rm -rf "$ITEMSD_STAGING"
-echo "install-itemsd: installed $reported, itemsd.service enabled"
+echo "install-itemsd: installed $reported, itemsd.service and itemsd-migrate.service enabled"

@@ -45,6 +45,7 @@ check_mode() {
 }
 check_mode /usr/local/bin/itemsd "755 root:root"
 check_mode /etc/systemd/system/itemsd.service "644 root:root"
+check_mode /etc/systemd/system/itemsd-migrate.service "644 root:root"
 check_mode /etc/itemsd "755 root:root"
 check_mode /etc/itemsd/itemsd.env "644 root:root"
 # The RDS CA bundle (install-rds-ca.sh), itemsd's DB_SSLROOTCERT: world-readable, root-owned.
@@ -54,6 +55,8 @@ check_mode /usr/local/share/itemsd/rds-global-bundle.pem.sha256 "644 root:root"
 
 enabled=$(systemctl is-enabled itemsd.service 2>&1) || true
 [[ "$enabled" == enabled ]] || fail "itemsd.service is not enabled (systemctl is-enabled: $enabled)"
+enabled=$(systemctl is-enabled itemsd-migrate.service 2>&1) || true
+[[ "$enabled" == enabled ]] || fail "itemsd-migrate.service is not enabled (systemctl is-enabled: $enabled)"
 
 if reported=$(/usr/local/bin/itemsd --version 2>&1); then
     if [[ -n "$ITEMSD_VERSION" && "$reported" != "itemsd $ITEMSD_VERSION" ]]; then

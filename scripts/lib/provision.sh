@@ -36,7 +36,7 @@ provision_rootfs() {
     local rootfs=$1 binary=$2 staging=/tmp/itemsd-staging version
     mkdir -p "$rootfs$staging"
     install -m 0755 "$binary" "$rootfs$staging/itemsd"
-    install -m 0644 systemd/itemsd.service systemd/itemsd.env "$rootfs$staging/"
+    install -m 0644 systemd/itemsd.service systemd/itemsd-migrate.service systemd/itemsd.env "$rootfs$staging/"
     version=$("$binary" --version | cut -d' ' -f2)
     in_chroot "$rootfs" ITEMSD_STAGING="$staging" ITEMSD_VERSION="$version" /bin/bash -s <ami/scripts/install-itemsd.sh
     provision_rds_ca "$rootfs"
