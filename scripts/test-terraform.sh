@@ -185,7 +185,21 @@ TFVARS
 
 moto_apply() {
   terraform -chdir="${moto_dir}" apply -auto-approve -input=false -no-color &&
-    terraform -chdir="${moto_dir}" output -no-color
+    terraform -chdir="${moto_dir}" output -no-color &&
+    check_db_user_arn
+}
+
+# The rds-db:connect resource is built from the instance's DbiResourceId, which
+# only the apply learns: an empty one would leave "dbuser:/itemsd_app".
+check_db_user_arn() {
+  local arn
+  arn="$(terraform -chdir="${moto_dir}" output -raw db_user_arn)"
+  if [[ "${arn}" =~ ^arn:aws:rds-db:us-east-1:[0-9]{12}:dbuser:db-[A-Z0-9]+/itemsd_app$ ]]; then
+    echo "rds-db:connect resource: ${arn}"
+  else
+    echo "rds-db:connect resource is not one user of one instance: '${arn}'" >&2
+    return 1
+  fi
 }
 
 # A second plan must create, replace and delete nothing. moto drops a few

@@ -11,6 +11,13 @@ locals {
   name        = "itemsd-${local.environment}"
   azs         = length(var.availability_zones) > 0 ? var.availability_zones : slice(data.aws_availability_zones.available.names, 0, var.az_count)
   namespace   = "Itemsd"
+
+  # The PostgreSQL role itemsd serves as, logging in with IAM auth tokens
+  # (docs/terraform.md, the database roles). Behind the RDS Proxy it is left
+  # out: the proxy logs in to the database with one secret per user, and
+  # provider 5.100 has no aws_db_proxy default_auth_scheme for end-to-end IAM,
+  # so there itemsd logs in as the master user through the proxy.
+  db_iam_user = var.enable_db_proxy ? null : module.database.app_username
 }
 
 module "network" {
@@ -78,6 +85,10 @@ module "iam" {
   secrets_kms_key_arns = [module.database.kms_key_arn]
   log_group_arn        = module.monitoring.log_group_arn
   metrics_namespace    = local.namespace
+
+  # rds-db:connect as that one user of this one instance.
+  db_iam_user    = local.db_iam_user
+  db_resource_id = local.db_iam_user == null ? null : module.database.resource_id
 }
 
 module "compute" {
@@ -98,6 +109,7 @@ module "compute" {
   instance_type = var.instance_type
 
   db_secret_arn     = module.database.connection_secret_arn
+  db_iam_user       = local.db_iam_user
   log_group_name    = module.monitoring.log_group_name
   metrics_namespace = local.namespace
 

@@ -33,6 +33,16 @@ output "db_secret_arn" {
   value       = module.database.connection_secret_arn
 }
 
+output "db_iam_user" {
+  description = "PostgreSQL role itemsd serves as with IAM auth tokens (DB_IAM_USER), or null behind the RDS Proxy."
+  value       = local.db_iam_user
+}
+
+output "db_user_arn" {
+  description = "The dbuser ARN the instance role may rds-db:connect to, or null behind the RDS Proxy."
+  value       = module.iam.db_user_arn
+}
+
 output "db_address" {
   description = "RDS endpoint address."
   value       = module.database.address

@@ -98,6 +98,11 @@ locals {
     # proxy itemsd sends no startup options and no named statements
     # (DB_RDS_PROXY): the proxy refuses the one and pins sessions on the other.
     var.db_host == null ? {} : { DB_HOST = var.db_host, DB_RDS_PROXY = "true" },
+    # The role itemsd serves as, with IAM auth tokens (never the master
+    # password); itemsd migrate, from the same file, creates it. IAM tokens
+    # need TLS, which DB_SSLMODE=verify-full above gives. Left out behind the
+    # proxy, where itemsd logs in as the master user.
+    var.db_iam_user == null ? {} : { DB_IAM_USER = var.db_iam_user },
   )
 
   settings_file = join("", [for k in sort(keys(local.settings)) : "${k}=${local.settings[k]}\n"])

@@ -168,7 +168,7 @@ variable "extra_settings" {
   }
 
   validation {
-    condition     = length(setintersection(keys(var.extra_settings), ["ENVIRONMENT", "AWS_REGION", "APPLICATION_PORT", "AUTOSCALING_GROUP_NAME", "DB_SECRET_ARN", "DB_HOST", "DB_POOL_MAX_CONN", "DB_SSLMODE", "DB_SSLROOTCERT", "DB_RDS_PROXY", "CLOUDWATCH_LOG_GROUP", "CLOUDWATCH_NAMESPACE", "SHUTDOWN_DELAY_SECONDS", "SHUTDOWN_TIMEOUT_SECONDS"])) == 0
+    condition     = length(setintersection(keys(var.extra_settings), ["ENVIRONMENT", "AWS_REGION", "APPLICATION_PORT", "AUTOSCALING_GROUP_NAME", "DB_SECRET_ARN", "DB_HOST", "DB_IAM_USER", "DB_POOL_MAX_CONN", "DB_SSLMODE", "DB_SSLROOTCERT", "DB_RDS_PROXY", "CLOUDWATCH_LOG_GROUP", "CLOUDWATCH_NAMESPACE", "SHUTDOWN_DELAY_SECONDS", "SHUTDOWN_TIMEOUT_SECONDS"])) == 0
     error_message = "extra_settings must not redefine a setting this module writes (DB_POOL_MAX_CONN, DB_SSLMODE, SHUTDOWN_DELAY_SECONDS, ...): set the module's variable instead, so that the checks on it hold."
   }
 }
@@ -177,6 +177,25 @@ variable "db_host" {
   description = "DB_HOST for the settings file: the RDS Proxy endpoint when the database module has one (its connect_address output), null to leave it out. itemsd takes the host from the connection secret when DB_SECRET_ARN is set; the database module points the secret at the same address."
   type        = string
   default     = null
+}
+
+variable "db_iam_user" {
+  description = "DB_IAM_USER for the settings file: the PostgreSQL role itemsd serves as, logging in with RDS IAM auth tokens instead of the master password (the database module's app_username); itemsd migrate creates it. Null leaves the setting out and itemsd logs in as the connection secret's master user (the RDS Proxy case)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.db_iam_user == null || can(regex("^[a-z_][a-z0-9_]{0,62}$", var.db_iam_user))
+    error_message = "db_iam_user must be null or a plain lower-case PostgreSQL identifier: ^[a-z_][a-z0-9_]{0,62}$."
+  }
+
+  # The RDS Proxy (db_host) logs in to the database with one secret per user
+  # and, in provider 5.100, cannot pass an IAM login on: a token for the app
+  # role would be refused there.
+  validation {
+    condition     = var.db_iam_user == null || var.db_host == null
+    error_message = "db_iam_user must be null when db_host (the RDS Proxy endpoint) is set: the proxy logs in with the master secret, not with IAM tokens."
+  }
 }
 
 variable "db_ssl_root_cert_path" {

@@ -14,6 +14,12 @@
 # - The log groups RDS exports to are created here, with retention and KMS,
 #   before the instance (RDS would create them without either).
 # - enable_proxy puts an RDS Proxy in front (docs/terraform.md: what pins).
+# - Two roles (docs/terraform.md, the database roles): the master user owns the
+#   schema and is what `itemsd migrate` logs in as; var.app_username is what
+#   itemsd serves as, logging in with IAM tokens (iam_database_authentication
+#   below). PostgreSQL roles are not AWS resources: itemsd migrate creates the
+#   app role and its grants; this module only names it and exports the
+#   instance's resource_id, which the iam module's rds-db:connect ARN needs.
 
 data "aws_caller_identity" "current" {}
 data "aws_partition" "current" {}
@@ -207,6 +213,8 @@ resource "aws_db_instance" "this" {
   manage_master_user_password   = true
   master_user_secret_kms_key_id = aws_kms_key.this.arn
 
+  # itemsd serves as var.app_username with IAM auth tokens instead of a
+  # password (the iam module grants rds-db:connect to that one user).
   iam_database_authentication_enabled = true
 
   db_subnet_group_name   = aws_db_subnet_group.this.name

@@ -8,6 +8,16 @@ output "db_instance_arn" {
   value       = aws_db_instance.this.arn
 }
 
+output "resource_id" {
+  description = "The instance's DbiResourceId (db-...): IAM database authentication names it in the dbuser ARN, arn:<partition>:rds-db:<region>:<account>:dbuser:<resource_id>/<user>. It stays the same across a Multi-AZ failover and a rename."
+  value       = aws_db_instance.this.resource_id
+}
+
+output "app_username" {
+  description = "PostgreSQL role itemsd serves as with IAM tokens (DB_IAM_USER); itemsd migrate creates it. Not usable through the RDS Proxy (docs/terraform.md)."
+  value       = var.app_username
+}
+
 output "address" {
   description = "DNS name of the instance (follows a Multi-AZ failover)."
   value       = aws_db_instance.this.address

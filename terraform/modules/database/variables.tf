@@ -94,6 +94,32 @@ variable "master_username" {
   }
 }
 
+variable "app_username" {
+  description = "PostgreSQL role itemsd serves as (itemsd's DB_IAM_USER). It logs in with RDS IAM authentication tokens; `itemsd migrate`, logged in as the master user, creates it and grants it rds_iam and DML on the schema (docs/terraform.md, the database roles)."
+  type        = string
+  default     = "itemsd_app"
+
+  # An unquoted identifier: itemsd and the IAM policy's dbuser ARN use it as
+  # written, and PostgreSQL folds unquoted names to lower case.
+  validation {
+    condition     = can(regex("^[a-z_][a-z0-9_]{0,62}$", var.app_username))
+    error_message = "app_username must be a plain lower-case PostgreSQL identifier: ^[a-z_][a-z0-9_]{0,62}$."
+  }
+
+  # The master user owns the schema and logs in with its password; granted
+  # rds_iam it could no longer log in with a password at all.
+  validation {
+    condition     = var.app_username != var.master_username
+    error_message = "app_username must differ from master_username: the application role is not the owner."
+  }
+
+  # CREATE ROLE refuses pg_* names, and postgres, rdsadmin and rds_* are RDS's own roles.
+  validation {
+    condition     = !startswith(var.app_username, "pg_") && !startswith(var.app_username, "rds") && var.app_username != "postgres"
+    error_message = "app_username must not be a reserved role name (pg_*, rds*, postgres)."
+  }
+}
+
 variable "port" {
   description = "PostgreSQL port."
   type        = number

@@ -4,6 +4,9 @@
 #   SSM Session Manager    AmazonSSMManagedInstanceCore (AWS managed)
 #   secrets                GetSecretValue on the two secret ARNs
 #   KMS                    Decrypt on their key, only via Secrets Manager
+#   database login         rds-db:connect as the one app role (db_iam_user)
+#                          on the one instance (db_resource_id); left out
+#                          when db_iam_user is null (behind the RDS Proxy)
 #   logs                   CreateLogStream/PutLogEvents in its own log group
 #                          (no CreateLogGroup: Terraform owns the group)
 #   metrics                PutMetricData, only into its namespace (by condition:
@@ -13,6 +16,7 @@
 # that a test of the binary can read the exact grant without restating it.
 # Nothing else may add an action: the statements below take theirs from it.
 
+data "aws_caller_identity" "current" {}
 data "aws_partition" "current" {}
 data "aws_region" "current" {}
 
@@ -22,8 +26,24 @@ locals {
   # { Sid = [actions] }: the only place the inline policy's actions are named.
   actions = jsondecode(file("${path.module}/instance-actions.json"))
 
-  statements = [
+  # The one database user the instances may log in as with an IAM token. The
+  # ARN names the instance by its DbiResourceId, not its identifier, and the
+  # user by its PostgreSQL name; no wildcard in either.
+  db_connect = var.db_iam_user != null
+  db_user_arns = local.db_connect ? [
+    "arn:${local.partition}:rds-db:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:dbuser:${var.db_resource_id}/${var.db_iam_user}",
+  ] : []
+
+  # Every statement the module knows, whether or not this role gets it; the
+  # precondition below compares these Sids with instance-actions.json.
+  all_statements = [
     {
+      # Both secrets: the connection secret (host, port, dbname) and the
+      # RDS-managed master secret. The serving itemsd no longer reads the
+      # master password when it logs in with IAM tokens, but itemsd migrate,
+      # which runs on the same instance with the same role at every boot, logs
+      # in as the owner with it. A separate principal for migrations would take
+      # the master secret away from the instances (docs/terraform.md).
       Sid      = "ReadDatabaseSecrets"
       Effect   = "Allow"
       Action   = local.actions["ReadDatabaseSecrets"]
@@ -53,7 +73,20 @@ locals {
       Resource  = ["*"]
       Condition = { StringEquals = { "cloudwatch:namespace" = var.metrics_namespace } }
     },
+    {
+      # itemsd signs an IAM auth token (a presigned rds-db:connect request)
+      # with the role's credentials and logs in as db_iam_user with it; RDS
+      # checks this permission at login.
+      Sid      = "ConnectAsAppDatabaseUser"
+      Effect   = "Allow"
+      Action   = local.actions["ConnectAsAppDatabaseUser"]
+      Resource = local.db_user_arns
+    },
   ]
+
+  # Without an app role (the RDS Proxy logs in with the master secret) the
+  # rds-db:connect statement would grant nothing that is used: left out.
+  statements = [for s in local.all_statements : s if s.Sid != "ConnectAsAppDatabaseUser" || local.db_connect]
 
   policy_document = {
     Version   = "2012-10-17"
@@ -89,8 +122,9 @@ resource "aws_iam_role_policy" "this" {
 
   lifecycle {
     precondition {
-      # Every Sid of instance-actions.json is used, and no statement is missing from it.
-      condition     = toset(keys(local.actions)) == toset([for s in local.statements : s.Sid])
+      # Every Sid of instance-actions.json has its statement, and no statement
+      # is missing from it (the rds-db:connect one counts even when left out).
+      condition     = toset(keys(local.actions)) == toset([for s in local.all_statements : s.Sid])
       error_message = "instance-actions.json and the statements of modules/iam/main.tf must name the same Sids."
     }
   }

@@ -24,11 +24,16 @@ output "policy_json" {
 }
 
 output "instance_actions" {
-  description = "The actions of the inline policy, by statement Sid, as read from instance-actions.json (the binary's tests read that file)."
+  description = "The actions of the inline policy, by statement Sid, as read from instance-actions.json (the binary's tests read that file); ConnectAsAppDatabaseUser's statement is left out of the policy without db_iam_user."
   value       = local.actions
 }
 
 output "instance_action_list" {
-  description = "Every action the inline policy grants, sorted and without duplicates."
-  value       = sort(distinct(flatten(values(local.actions))))
+  description = "Every action the inline policy grants, sorted and without duplicates (rds-db:connect only with db_iam_user)."
+  value       = sort(distinct(flatten([for s in local.statements : s.Action])))
+}
+
+output "db_user_arn" {
+  description = "The one dbuser ARN the role may rds-db:connect to (arn:...:rds-db:<region>:<account>:dbuser:<resource id>/<user>), or null without db_iam_user."
+  value       = one(local.db_user_arns)
 }

@@ -49,6 +49,34 @@ variable "metrics_namespace" {
   }
 }
 
+variable "db_iam_user" {
+  description = "PostgreSQL role itemsd logs in as with IAM auth tokens (DB_IAM_USER; the database module's app_username). The role may rds-db:connect as this user only. Null: no rds-db:connect statement (behind the RDS Proxy itemsd logs in with the master secret)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.db_iam_user == null || can(regex("^[a-z_][a-z0-9_]{0,62}$", var.db_iam_user))
+    error_message = "db_iam_user must be null or a plain lower-case PostgreSQL identifier: ^[a-z_][a-z0-9_]{0,62}$."
+  }
+
+  # The dbuser ARN needs both; one without the other is a wiring mistake.
+  validation {
+    condition     = (var.db_iam_user == null) == (var.db_resource_id == null)
+    error_message = "db_iam_user and db_resource_id are set together (the rds-db:connect ARN names both) or both left null."
+  }
+}
+
+variable "db_resource_id" {
+  description = "DbiResourceId of the RDS instance (the database module's resource_id, db-...), named by the rds-db:connect ARN. Null together with db_iam_user."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.db_resource_id == null || can(regex("^db-[A-Z0-9]+$", var.db_resource_id))
+    error_message = "db_resource_id must be null or a DbiResourceId (db- and upper-case letters and digits), not the instance identifier or a wildcard."
+  }
+}
+
 variable "permissions_boundary_arn" {
   description = "Optional permissions boundary for the instance role."
   type        = string

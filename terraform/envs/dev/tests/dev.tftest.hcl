@@ -41,6 +41,24 @@ mock_provider "aws" {
   }
 }
 
+# The instance's DbiResourceId (and the RDS-managed secret, which the same
+# override must then name) known during plan, so that the rds-db:connect ARN
+# can be checked.
+override_resource {
+  target          = module.database.aws_db_instance.this
+  override_during = plan
+  values = {
+    address     = "itemsd-dev-db.abcdefghijkl.eu-north-1.rds.amazonaws.com"
+    port        = 5432
+    resource_id = "db-ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    master_user_secret = [{
+      secret_arn    = "arn:aws:secretsmanager:eu-north-1:123456789012:secret:rds!db-0000-AbCdEf"
+      kms_key_id    = "arn:aws:kms:eu-north-1:123456789012:key/11111111-2222-3333-4444-555555555555"
+      secret_status = "active"
+    }]
+  }
+}
+
 variables {
   alarm_emails = ["oncall@example.com"]
 }
@@ -114,12 +132,47 @@ run "proxy_on" {
   }
 
   assert {
+    condition     = !contains(keys(module.compute.settings), "DB_IAM_USER") && output.db_iam_user == null
+    error_message = "behind the proxy there is no DB_IAM_USER: itemsd logs in as the master user through the proxy"
+  }
+  assert {
+    condition     = !contains(module.iam.instance_action_list, "rds-db:connect") && output.db_user_arn == null
+    error_message = "behind the proxy the instance role has no rds-db:connect"
+  }
+
+  assert {
     condition     = module.compute.settings["DB_HOST"] == "itemsd-dev-proxy.proxy-abcdefghijkl.eu-north-1.rds.amazonaws.com"
     error_message = "with the proxy on, DB_HOST names the proxy endpoint"
   }
   assert {
     condition     = module.compute.settings["DB_RDS_PROXY"] == "true"
     error_message = "with the proxy on, itemsd is told so (no startup options, unnamed statements)"
+  }
+}
+
+# itemsd serves as itemsd_app with IAM tokens: the settings file names it, and
+# the instance role may rds-db:connect as that one user of this one instance.
+run "app_role_logs_in_with_iam_tokens" {
+  command = plan
+
+  assert {
+    condition     = module.compute.settings["DB_IAM_USER"] == "itemsd_app" && strcontains(module.compute.user_data, "DB_IAM_USER=itemsd_app\n")
+    error_message = "the settings file sets DB_IAM_USER=itemsd_app"
+  }
+  assert {
+    condition     = module.compute.settings["DB_SSLMODE"] == "verify-full"
+    error_message = "IAM tokens go over verified TLS"
+  }
+  assert {
+    # The policy document itself is unknown during plan here (log group and
+    # key ARNs); the iam module's tests check the statement, this checks the
+    # wiring: the statement's one resource, built from the database's outputs.
+    condition     = contains(module.iam.instance_action_list, "rds-db:connect") && module.iam.db_user_arn == "arn:aws:rds-db:eu-north-1:123456789012:dbuser:db-ABCDEFGHIJKLMNOPQRSTUVWXYZ/itemsd_app"
+    error_message = "rds-db:connect names this instance's resource id and ends with /itemsd_app"
+  }
+  assert {
+    condition     = output.db_iam_user == "itemsd_app" && output.db_user_arn == module.iam.db_user_arn
+    error_message = "the environment outputs the app role and its dbuser ARN"
   }
 }
 

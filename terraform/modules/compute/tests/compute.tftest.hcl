@@ -121,6 +121,10 @@ run "user_data_is_a_small_settings_file" {
     error_message = "no DB_HOST without a proxy: the connection secret names the host"
   }
   assert {
+    condition     = !strcontains(output.user_data, "DB_IAM_USER=")
+    error_message = "no DB_IAM_USER unless db_iam_user is given (null leaves it out)"
+  }
+  assert {
     condition     = !strcontains(upper(output.user_data), "PASSWORD") && !strcontains(output.user_data, "runcmd")
     error_message = "no secret and no runcmd in user data"
   }
@@ -159,6 +163,24 @@ run "db_host_points_at_the_proxy_when_given" {
   assert {
     condition     = strcontains(output.user_data, "DB_HOST=itemsd-test-proxy.proxy-abcdefghijkl.eu-north-1.rds.amazonaws.com\n")
     error_message = "DB_HOST names the proxy endpoint"
+  }
+}
+
+run "db_iam_user_is_written_when_given" {
+  command = plan
+
+  variables {
+    db_iam_user = "itemsd_app"
+  }
+
+  assert {
+    condition     = strcontains(output.user_data, "DB_IAM_USER=itemsd_app\n") && output.settings["DB_IAM_USER"] == "itemsd_app"
+    error_message = "DB_IAM_USER names the app role in the settings file"
+  }
+  assert {
+    # IAM auth tokens need TLS; itemsd refuses DB_IAM_USER below sslmode=require.
+    condition     = output.settings["DB_SSLMODE"] == "verify-full"
+    error_message = "DB_IAM_USER comes with DB_SSLMODE=verify-full"
   }
 }
 
@@ -603,6 +625,31 @@ run "rejects_redefined_setting" {
     extra_settings = { DB_POOL_MAX_CONN = "500" }
   }
   expect_failures = [var.extra_settings]
+}
+
+run "rejects_db_iam_user_in_extra_settings" {
+  command = plan
+  variables {
+    extra_settings = { DB_IAM_USER = "itemsd_admin" }
+  }
+  expect_failures = [var.extra_settings]
+}
+
+run "rejects_bad_db_iam_user" {
+  command = plan
+  variables {
+    db_iam_user = "itemsd app"
+  }
+  expect_failures = [var.db_iam_user]
+}
+
+run "rejects_db_iam_user_behind_the_proxy" {
+  command = plan
+  variables {
+    db_iam_user = "itemsd_app"
+    db_host     = "itemsd-test-proxy.proxy-abcdefghijkl.eu-north-1.rds.amazonaws.com"
+  }
+  expect_failures = [var.db_iam_user]
 }
 
 run "rejects_bad_root_cert_path" {

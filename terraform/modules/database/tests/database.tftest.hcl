@@ -24,8 +24,9 @@ override_resource {
   target          = aws_db_instance.this
   override_during = plan
   values = {
-    address = "itemsd-test-db.abcdefghijkl.eu-north-1.rds.amazonaws.com"
-    port    = 5432
+    address     = "itemsd-test-db.abcdefghijkl.eu-north-1.rds.amazonaws.com"
+    port        = 5432
+    resource_id = "db-ABCDEFGHIJKLMNOPQRSTUVWXYZ"
     master_user_secret = [{
       secret_arn    = "arn:aws:secretsmanager:eu-north-1:123456789012:secret:rds!db-0000-AbCdEf"
       kms_key_id    = "arn:aws:kms:eu-north-1:123456789012:key/11111111-2222-3333-4444-555555555555"
@@ -105,6 +106,25 @@ run "connection_secret_has_the_original_shape" {
   assert {
     condition     = length(setintersection(keys(jsondecode(aws_secretsmanager_secret_version.connection.secret_string)), ["password", "Password", "PASSWORD"])) == 0
     error_message = "the connection secret must hold no password"
+  }
+}
+
+# itemsd serves as its own role with IAM tokens; the iam module builds the
+# dbuser ARN from these two outputs.
+run "app_role_logs_in_with_iam_tokens" {
+  command = plan
+
+  assert {
+    condition     = aws_db_instance.this.iam_database_authentication_enabled == true
+    error_message = "IAM database authentication is on (itemsd's app role logs in with tokens)"
+  }
+  assert {
+    condition     = output.app_username == "itemsd_app" && output.resource_id == "db-ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    error_message = "the module outputs the app role (itemsd_app by default) and the instance's DbiResourceId"
+  }
+  assert {
+    condition     = jsondecode(aws_secretsmanager_secret_version.connection.secret_string).username == "itemsd_admin"
+    error_message = "the connection secret still names the master user: itemsd migrate logs in as the owner"
   }
 }
 
@@ -549,4 +569,29 @@ run "rejects_proxy_statement_timeout_out_of_range" {
     proxy_statement_timeout_ms = 0
   }
   expect_failures = [var.proxy_statement_timeout_ms]
+}
+
+run "rejects_bad_app_username" {
+  command = plan
+  variables {
+    app_username = "Itemsd-App"
+  }
+  expect_failures = [var.app_username]
+}
+
+run "rejects_app_username_equal_to_master" {
+  command = plan
+  variables {
+    master_username = "itemsd_owner"
+    app_username    = "itemsd_owner"
+  }
+  expect_failures = [var.app_username]
+}
+
+run "rejects_reserved_app_username" {
+  command = plan
+  variables {
+    app_username = "pg_itemsd"
+  }
+  expect_failures = [var.app_username]
 }

@@ -27,6 +27,8 @@ variables {
   ]
   secrets_kms_key_arns = ["arn:aws:kms:eu-north-1:123456789012:key/11111111-2222-3333-4444-555555555555"]
   log_group_arn        = "arn:aws:logs:eu-north-1:123456789012:log-group:/itemsd/itemsd-test"
+  db_iam_user          = "itemsd_app"
+  db_resource_id       = "db-ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 }
 
 run "statements_are_scoped" {
@@ -86,10 +88,65 @@ run "each_permission_targets_its_resource" {
   }
 }
 
+# itemsd logs in to PostgreSQL as itemsd_app with an IAM token: the role may
+# connect as that one user of that one instance, nothing wider.
+run "database_login_is_one_user_of_one_instance" {
+  command = plan
+
+  assert {
+    condition     = [for s in jsondecode(aws_iam_role_policy.this.policy).Statement : s.Action if s.Sid == "ConnectAsAppDatabaseUser"] == [["rds-db:connect"]]
+    error_message = "one statement grants rds-db:connect, and only that"
+  }
+  assert {
+    condition = tolist([for s in jsondecode(aws_iam_role_policy.this.policy).Statement : s.Resource if s.Sid == "ConnectAsAppDatabaseUser"][0]) == tolist([
+      "arn:aws:rds-db:eu-north-1:123456789012:dbuser:db-ABCDEFGHIJKLMNOPQRSTUVWXYZ/itemsd_app",
+    ])
+    error_message = "rds-db:connect is scoped to arn:aws:rds-db:<region>:<account>:dbuser:<resource id>/itemsd_app"
+  }
+  assert {
+    condition = alltrue([
+      for s in jsondecode(aws_iam_role_policy.this.policy).Statement :
+      alltrue([for r in flatten([s.Resource]) : endswith(r, "/itemsd_app") && strcontains(r, ":dbuser:db-ABCDEFGHIJKLMNOPQRSTUVWXYZ/") && !strcontains(r, "*")])
+      if contains(flatten([s.Action]), "rds-db:connect")
+    ])
+    error_message = "every rds-db:connect resource names the instance's resource id and ends with /itemsd_app, no wildcard"
+  }
+  assert {
+    condition     = output.db_user_arn == "arn:aws:rds-db:eu-north-1:123456789012:dbuser:db-ABCDEFGHIJKLMNOPQRSTUVWXYZ/itemsd_app"
+    error_message = "db_user_arn is the statement's one resource"
+  }
+  assert {
+    # The gap, on purpose: itemsd migrate (same instance, same role) logs in
+    # as the owner with the master password.
+    condition     = tolist([for s in jsondecode(aws_iam_role_policy.this.policy).Statement : s.Resource if s.Sid == "ReadDatabaseSecrets"][0]) == var.secret_arns
+    error_message = "the master secret stays readable for itemsd migrate"
+  }
+}
+
+# Behind the RDS Proxy the environments pass no app role: no rds-db:connect.
+run "no_database_login_without_app_role" {
+  command = plan
+
+  variables {
+    db_iam_user    = null
+    db_resource_id = null
+  }
+
+  assert {
+    condition     = length([for s in jsondecode(aws_iam_role_policy.this.policy).Statement : s if contains(flatten([s.Action]), "rds-db:connect")]) == 0
+    error_message = "no rds-db:connect without an app role"
+  }
+  assert {
+    condition     = !contains(output.instance_action_list, "rds-db:connect") && output.db_user_arn == null
+    error_message = "instance_action_list and db_user_arn follow the policy"
+  }
+}
+
 # The binary calls GetSecretValue, CreateLogStream, PutLogEvents and
 # PutMetricData (grep src/ for .get_secret_value(), .create_log_stream(),
 # .put_log_events(), .put_metric_data()); Secrets Manager needs kms:Decrypt on
-# the secrets' key. Nothing else: no DescribeSecret, no DescribeLogStreams, no
+# the secrets' key; RDS checks rds-db:connect when itemsd logs in with an IAM
+# token it signed. Nothing else: no DescribeSecret, no DescribeLogStreams, no
 # CreateLogGroup (Terraform owns the group), no lifecycle actions.
 run "grants_exactly_what_itemsd_calls" {
   command = plan
@@ -100,9 +157,10 @@ run "grants_exactly_what_itemsd_calls" {
       "kms:Decrypt",
       "logs:CreateLogStream",
       "logs:PutLogEvents",
+      "rds-db:connect",
       "secretsmanager:GetSecretValue",
     ])
-    error_message = "the inline policy grants exactly GetSecretValue, kms:Decrypt, CreateLogStream, PutLogEvents and PutMetricData"
+    error_message = "the inline policy grants exactly GetSecretValue, kms:Decrypt, CreateLogStream, PutLogEvents, PutMetricData and rds-db:connect"
   }
   assert {
     condition     = output.instance_action_list == sort(distinct(flatten([for s in jsondecode(aws_iam_role_policy.this.policy).Statement : flatten([s.Action])])))
@@ -161,4 +219,28 @@ run "rejects_aws_namespace" {
     metrics_namespace = "AWS/EC2"
   }
   expect_failures = [var.metrics_namespace]
+}
+
+run "rejects_bad_db_iam_user" {
+  command = plan
+  variables {
+    db_iam_user = "ItemsdApp"
+  }
+  expect_failures = [var.db_iam_user]
+}
+
+run "rejects_db_iam_user_without_resource_id" {
+  command = plan
+  variables {
+    db_resource_id = null
+  }
+  expect_failures = [var.db_iam_user]
+}
+
+run "rejects_instance_identifier_as_resource_id" {
+  command = plan
+  variables {
+    db_resource_id = "itemsd-test-db"
+  }
+  expect_failures = [var.db_resource_id]
 }
