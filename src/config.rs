@@ -253,7 +253,7 @@ impl AwsConfig {
 #[derive(Clone, Debug)]
 pub struct ShutdownConfig {
     /// Pre-stop delay: keep serving after SIGTERM while `/health` fails, so the load balancer
-    /// sees the instance as unhealthy before it stops accepting (DESIGN §3 step 2).
+    /// sees the instance as unhealthy before it stops accepting (docs/design.md §3, step 2).
     pub delay: Duration,
     /// Drain deadline: how long in-flight requests get once accepting stopped (step 3).
     pub timeout: Duration,
@@ -261,8 +261,8 @@ pub struct ShutdownConfig {
 
 #[derive(Clone, Debug)]
 pub struct HealthConfig {
-    /// When true a failing database makes `/health` answer 503 (DESIGN §2: off by default, so
-    /// an RDS failover does not make the ASG replace every instance at once).
+    /// When true a failing database makes `/health` answer 503 (docs/design.md §2: off by
+    /// default, so an RDS failover does not make the ASG replace every instance at once).
     pub require_db: bool,
     pub probe_interval: Duration,
 }

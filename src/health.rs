@@ -1,5 +1,5 @@
 //! Health as state, not as a round trip: a background probe keeps the database's state, and
-//! `/health` answers from it (DESIGN §2).
+//! `/health` answers from it (docs/design.md §2).
 //!
 //! `/health` is what the ALB and the ASG act on. It answers 200 while this process can serve,
 //! whatever the database does, so that one RDS failover does not make the ASG replace every

@@ -5,22 +5,35 @@
 //!
 //! # Layout
 //!
-//! Requests flow down, never back up:
+//! Requests flow down, never back up (docs/design.md §5):
 //!
-//! - [`cli`]: parses the command line, loads [`config`], runs a subcommand.
-//! - [`startup`]: builds the [`startup::Application`] (binds, builds the pool) and walks the
-//!   shutdown timeline.
-//! - [`http`]: the accept loop ([`http::server`]), the router, one file per resource
-//!   ([`http::items`], [`http::info`], [`http::metrics`]), error mapping ([`http::error`]).
-//! - [`health`]: health as state, kept by a background database probe.
+//! - [`cli`]: parses the command line, loads [`config`], runs a subcommand (`main.rs` only
+//!   hands over to it).
+//! - [`startup`]: builds the [`startup::Application`] (learns identity and credentials, binds,
+//!   builds the pool, starts the log shipper and the metric publisher) and walks the shutdown
+//!   timeline (docs/design.md §3).
+//! - [`http`]: the accept loop ([`http::server`]), the router ([`http::router`]), one file per
+//!   resource ([`http::items`], [`http::info`], [`http::metrics`]), request bodies within their
+//!   limits ([`http::body`]), error mapping ([`http::error`]) and response building
+//!   ([`http::response`]).
+//! - [`health`]: health as state, kept by a background database probe (docs/design.md §2).
 //! - [`ops`]: the engineer's subcommands (`check`, `migrate`).
-//! - [`db`]: the pool, the connections requests share (their statements pipelined), embedded
-//!   migrations, one file per table. Knows nothing of HTTP.
-//! - [`aws`]: one folder per AWS service (IMDSv2 identity, Secrets Manager credentials).
-//!   Knows nothing of HTTP.
-//! - [`telemetry`]: JSON log records and the metric registry.
-//! - [`config`], [`identity`], [`shutdown`], [`systemd`], [`domain`], [`timefmt`]: the ground
-//!   floor. [`domain`] holds validated inputs and knows nothing of HTTP, the database or AWS.
+//! - [`aws`]: one folder per AWS service, its limits as named constants (docs/design.md §4):
+//!   [`aws::imds`] (IMDSv2 identity), [`aws::secrets`] (Secrets Manager credentials),
+//!   [`aws::cloudwatch_logs`] (batching, retry, the log stream, the bounded buffer and its
+//!   shipper), [`aws::cloudwatch_metrics`] (host metrics, data and calls within the limits,
+//!   retry, the publisher), and [`aws::resolve`] (what start-up learns before serving). Knows
+//!   nothing of HTTP; [`aws::secrets`] implements the credential source of [`db::credentials`].
+//! - [`db`]: the pool ([`db::pool`]), the connections requests share, their statements
+//!   pipelined ([`db::shared`]), TLS with libpq's modes ([`db::tls`]), where credentials come
+//!   from ([`db::credentials`]), embedded migrations ([`db::migrations`]), one file per table
+//!   ([`db::items`]) and what `/db` reports ([`db::info`]). Knows nothing of HTTP.
+//! - [`telemetry`]: JSON log records ([`telemetry::log`]), the metric registry
+//!   ([`telemetry::metrics`]) and process metrics ([`telemetry::process`]).
+//! - The ground floor: [`config`] (the environment, validated), [`identity`] (who this
+//!   instance is), [`shutdown`] (signals as drain and hurry requests), [`systemd`] (the notify
+//!   protocol), [`domain`] (validated inputs; knows nothing of HTTP, the database or AWS) and
+//!   [`timefmt`] (ISO 8601 timestamps).
 
 pub mod aws;
 pub mod cli;

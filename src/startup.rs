@@ -2,13 +2,16 @@
 //!
 //! [`Application::build`] binds (port 0 in tests) and prepares the database without ever
 //! failing on it; [`Application::run`] serves until a [`Shutdown`] is requested and then walks
-//! the timeline of DESIGN §3:
+//! the timeline of docs/design.md §3:
 //!
-//! 1. `/health` answers 503 at once; requests are served as before.
-//! 2. Keep accepting for `SHUTDOWN_DELAY_SECONDS`, so the load balancer sees the failed check.
-//! 3. Stop accepting; in-flight requests finish (busy connections answer `Connection: close`,
-//!    idle ones close), bounded by `SHUTDOWN_TIMEOUT_SECONDS`.
-//! 4. Flush logs (bounded), close the pool, return.
+//! 1. `/health` answers 503 at once; requests are served as before, each answer now with
+//!    `Connection: close`.
+//! 2. Keep accepting for `SHUTDOWN_DELAY_SECONDS` (1 s when IMDS says the group is already
+//!    terminating this instance), so the load balancer sees the failed check.
+//! 3. Stop accepting; in-flight requests finish (idle connections close), bounded by
+//!    `SHUTDOWN_TIMEOUT_SECONDS`.
+//! 4. Stop the probe, publish the last metric interval, close the pool, flush the logs (the
+//!    publication and the flush each bounded by `FLUSH_TIMEOUT`), return.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -33,8 +36,9 @@ use crate::systemd;
 use crate::telemetry::log::Logger;
 use crate::telemetry::metrics::HttpMetrics;
 
-/// Bound on the final log flush (DESIGN §3 step 4): the 10 s the shutdown timeline reserves
-/// (ALB deregistration delay <= pre-stop + drain + flush < systemd TimeoutStopSec).
+/// Bound on each of the final flushes (docs/design.md §3, step 4), the last metric publication
+/// and then the logs: together the 20 s the shutdown timeline reserves for flushing (ALB
+/// deregistration delay <= pre-stop + drain + flush < systemd TimeoutStopSec).
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(10);
 /// Pre-stop delay when IMDS says the Auto Scaling group is already terminating this instance:
 /// the ALB deregistered and drained it before SIGTERM, so there is nobody left to warn.
@@ -280,7 +284,7 @@ impl Application {
         let _ = stop_probe.send(true);
         let _ = probe.await;
         if let Some(publishing) = publishing {
-            // The last interval's figures (DESIGN §3 step 4), within the flush bound.
+            // The last interval's figures (docs/design.md §3, step 4), within the flush bound.
             let _ = tokio::time::timeout(FLUSH_TIMEOUT, publishing).await;
         }
         state.connections.release();

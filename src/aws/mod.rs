@@ -1,8 +1,9 @@
 //! The duties the CloudWatch agent and the user-data script used to do, one folder per AWS
 //! service: instance identity from IMDSv2 ([`imds`]), database credentials from Secrets
 //! Manager ([`secrets`]), database logins by IAM token ([`rds_iam`]), log shipping to
-//! CloudWatch Logs ([`cloudwatch_logs`]), metrics to CloudWatch ([`cloudwatch_metrics`]).
-//! Nothing here knows about HTTP.
+//! CloudWatch Logs ([`cloudwatch_logs`]), metrics to CloudWatch ([`cloudwatch_metrics`]);
+//! [`resolve`] is what start-up learns from them before serving. The AWS limits they name are
+//! listed in docs/design.md §4. Nothing here knows about HTTP.
 
 pub mod cloudwatch_logs;
 pub mod cloudwatch_metrics;

@@ -1,6 +1,6 @@
 # Compute: ALB -> target group -> Auto Scaling group of itemsd instances.
 #
-# The shutdown timeline (DESIGN.md section 3, docs/terraform.md) ties these
+# The shutdown timeline (docs/design.md section 3, docs/terraform.md) ties these
 # numbers together; variables.tf enforces it with validation blocks. With the
 # defaults:
 #

@@ -255,7 +255,7 @@ variable "db_instance_class" {
   default     = "the database"
 }
 
-# --- the shutdown timeline (DESIGN.md section 3) -------------------------------
+# --- the shutdown timeline (docs/design.md section 3) --------------------------
 #
 #   ALB notices a failing /health after at most
 #       unhealthy_threshold x interval + timeout = 2 x 10 + 5 = 25 s
@@ -356,7 +356,7 @@ variable "systemd_timeout_stop_seconds" {
 }
 
 variable "deregistration_delay_seconds" {
-  description = "ALB deregistration delay; must not exceed pre-stop + drain + flush (DESIGN.md section 3)."
+  description = "ALB deregistration delay; must not exceed pre-stop + drain + flush (docs/design.md section 3)."
   type        = number
   default     = 60
 
