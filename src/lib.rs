@@ -20,13 +20,15 @@
 //! - [`ops`]: the engineer's subcommands (`check`, `migrate`).
 //! - [`aws`]: one folder per AWS service, its limits as named constants (docs/design.md §4):
 //!   [`aws::imds`] (IMDSv2 identity), [`aws::secrets`] (Secrets Manager credentials),
+//!   [`aws::rds_iam`] (database logins by IAM token),
 //!   [`aws::cloudwatch_logs`] (batching, retry, the log stream, the bounded buffer and its
 //!   shipper), [`aws::cloudwatch_metrics`] (host metrics, data and calls within the limits,
 //!   retry, the publisher), and [`aws::resolve`] (what start-up learns before serving). Knows
 //!   nothing of HTTP; [`aws::secrets`] implements the credential source of [`db::credentials`].
 //! - [`db`]: the pool ([`db::pool`]), the connections requests share, their statements
 //!   pipelined ([`db::shared`]), TLS with libpq's modes ([`db::tls`]), where credentials come
-//!   from ([`db::credentials`]), embedded migrations ([`db::migrations`]), one file per table
+//!   from ([`db::credentials`]), embedded migrations ([`db::migrations`]), the serving role's grants
+//!   ([`db::roles`]), one file per table
 //!   ([`db::items`]) and what `/db` reports ([`db::info`]). Knows nothing of HTTP.
 //! - [`telemetry`]: JSON log records ([`telemetry::log`]), the metric registry
 //!   ([`telemetry::metrics`]) and process metrics ([`telemetry::process`]).
