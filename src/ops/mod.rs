@@ -1,6 +1,9 @@
-//! The engineer's subcommands: `itemsd check` answers "what does this instance see?" and
-//! `itemsd migrate` applies the schema. Both print for a person in an SSM shell, not for a
+//! The engineer's subcommands. `itemsd check` answers "is this instance configured right, and
+//! can it reach everything?"; `itemsd status` ([`status`]) "what is the service doing now?";
+//! `itemsd migrate` applies the schema. They print for a person in an SSM shell, not for a
 //! log pipeline.
+
+pub mod status;
 
 use std::io::Write;
 use std::sync::Arc;
@@ -107,7 +110,7 @@ async fn tls_session(client: &tokio_postgres::Client, config: &Config) -> String
 pub async fn check(config: &Config, out: &mut impl Write) -> bool {
     let _ = writeln!(out, "configuration (secrets masked):");
     for (name, value) in config.describe() {
-        let _ = writeln!(out, "  {name:<28} {value}");
+        let _ = writeln!(out, "  {name:<36} {value}");
     }
     let Some(resolved) = resolved(config, DbLogin::Service, out).await else {
         return false;

@@ -1,8 +1,9 @@
 //! Configuration: read once from the environment into a validated [`Config`].
 //!
 //! The variable names are the original Flask app's (`APPLICATION_PORT`, `DB_HOST`, ...) so that
-//! existing environment files keep working; the additions are documented in the README's
-//! configuration table. Nothing else in the crate reads the environment.
+//! existing environment files keep working. Every name read is a row of [`settings::SETTINGS`],
+//! which `itemsd check` prints and the README's configuration table is rendered from. Nothing
+//! else in the crate reads the environment.
 
 use std::fmt;
 use std::net::IpAddr;
@@ -14,6 +15,8 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
 
 use crate::telemetry::log::Level;
+
+pub mod settings;
 
 /// Largest pool anyone should configure: PostgreSQL's default `max_connections` is 100 and RDS
 /// small classes allow fewer, so a bigger value is a typo, not a plan.
@@ -67,6 +70,9 @@ pub struct Config {
     pub shutdown: ShutdownConfig,
     pub health: HealthConfig,
     pub log_level: Level,
+    /// Every row of [`settings::SETTINGS`] as `itemsd check` shows it (secrets masked), taken
+    /// when the environment was read.
+    shown: Vec<(&'static str, String)>,
 }
 
 #[derive(Clone, Debug)]
@@ -412,80 +418,24 @@ impl Config {
                 probe_interval: env.seconds("HEALTH_PROBE_INTERVAL_SECONDS", 5, 1..=300)?,
             },
             log_level,
+            shown: settings::SETTINGS
+                .iter()
+                .map(|row| {
+                    let value = match env.get(row.name) {
+                        Some(_) if row.secret => "(set, hidden)".to_owned(),
+                        Some(raw) => raw,
+                        None => format!("(default: {})", row.default.replace('`', "")),
+                    };
+                    (row.name, value)
+                })
+                .collect(),
         })
     }
 
-    /// The settings as `(name, value)` rows for `itemsd check`, secrets masked.
+    /// Every setting of the table as `(name, value)` rows for `itemsd check`: the value as set,
+    /// or what its default is; secrets only as "set".
     pub fn describe(&self) -> Vec<(&'static str, String)> {
-        vec![
-            ("APPLICATION_PORT", self.http.port.to_string()),
-            ("BIND_ADDRESS", self.http.bind_address.to_string()),
-            ("ENVIRONMENT", self.app.environment.clone()),
-            ("APP_VERSION", self.app.version.clone()),
-            ("INSTANCE_ID", shown(&self.app.instance_id, "from IMDS")),
-            ("INSTANCE_IP", shown(&self.app.instance_ip, "from IMDS")),
-            (
-                "AVAILABILITY_ZONE",
-                shown(&self.app.availability_zone, "from IMDS"),
-            ),
-            ("AWS_REGION", shown(&self.aws.region, "from IMDS")),
-            (
-                "DB_SECRET_ARN",
-                shown(&self.aws.db_secret_arn, "unset: DB_* variables"),
-            ),
-            (
-                "CLOUDWATCH_LOG_GROUP",
-                shown(
-                    &self.aws.logs.as_ref().map(|l| l.group.clone()),
-                    "unset: stdout only",
-                ),
-            ),
-            (
-                "CLOUDWATCH_NAMESPACE",
-                shown(
-                    &self.aws.metrics.as_ref().map(|m| m.namespace.clone()),
-                    "unset: no metrics published",
-                ),
-            ),
-            ("DB_HOST", self.db.host.clone()),
-            ("DB_PORT", self.db.port.to_string()),
-            ("DB_NAME", self.db.name.clone()),
-            ("DB_USER", self.db.user.clone()),
-            ("DB_PASSWORD", self.db.password.to_string()),
-            ("DB_SSLMODE", self.db.tls.mode.as_str().to_owned()),
-            ("DB_RDS_PROXY", self.db.behind_proxy.to_string()),
-            (
-                "DB_IAM_USER",
-                shown(&self.db.iam_user, "unset: log in with a password"),
-            ),
-            (
-                "DB_SSLROOTCERT",
-                shown(
-                    &self.db.tls.root_cert.as_ref().map(|r| format!("{r:?}")),
-                    "unset",
-                ),
-            ),
-            ("DB_POOL_MIN_CONN", self.db.pool_min.to_string()),
-            ("DB_POOL_MAX_CONN", self.db.pool_max.to_string()),
-            (
-                "DB_CONNECT_TIMEOUT_SECONDS",
-                self.db.connect_timeout.as_secs().to_string(),
-            ),
-            (
-                "DB_STATEMENT_TIMEOUT_MS",
-                self.db.statement_timeout.as_millis().to_string(),
-            ),
-            (
-                "SHUTDOWN_DELAY_SECONDS",
-                self.shutdown.delay.as_secs().to_string(),
-            ),
-            (
-                "SHUTDOWN_TIMEOUT_SECONDS",
-                self.shutdown.timeout.as_secs().to_string(),
-            ),
-            ("HEALTH_REQUIRE_DB", self.health.require_db.to_string()),
-            ("LOG_LEVEL", self.log_level.as_str().to_owned()),
-        ]
+        self.shown.clone()
     }
 }
 
@@ -566,10 +516,6 @@ fn db_iam_user(env: &Env<'_>, tls: &DbTls) -> Result<Option<String>, ConfigError
     Ok(Some(user))
 }
 
-fn shown(value: &Option<String>, otherwise: &str) -> String {
-    value.clone().unwrap_or_else(|| format!("({otherwise})"))
-}
-
 /// The host name, for `GET /` and the default instance id off EC2.
 fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
@@ -587,6 +533,10 @@ impl Env<'_> {
     /// A variable's value; set-but-empty counts as unset, as in the original app's `os.getenv`
     /// defaults for systemd `EnvironmentFile`s that list a key with no value.
     fn get(&self, name: &str) -> Option<String> {
+        debug_assert!(
+            settings::find(name).is_some(),
+            "{name} is read but not in config::settings::SETTINGS"
+        );
         (self.lookup)(name).filter(|v| !v.trim().is_empty())
     }
 
@@ -758,6 +708,59 @@ mod tests {
         assert_eq!(c.db.password.expose(), "hunter2");
         let shown = format!("{c:?} {:?}", c.describe());
         assert!(!shown.contains("hunter2"), "{shown}");
+    }
+
+    #[test]
+    fn every_row_of_the_table_is_read_and_every_example_is_valid() {
+        use std::collections::BTreeSet;
+        let table: BTreeSet<&str> = settings::SETTINGS.iter().map(|r| r.name).collect();
+        let seen = std::cell::RefCell::new(BTreeSet::new());
+        // AWS_DEFAULT_REGION is read only without AWS_REGION: two passes.
+        for without in [None, Some("AWS_REGION")] {
+            Config::from_lookup(|name| {
+                seen.borrow_mut().insert(name.to_owned());
+                (Some(name) != without)
+                    .then(|| settings::find(name).map(|r| r.example.to_owned()))
+                    .flatten()
+            })
+            .expect("every example is valid, all set at once");
+        }
+        let seen: BTreeSet<String> = seen.into_inner();
+        let seen: BTreeSet<&str> = seen.iter().map(String::as_str).collect();
+        assert_eq!(seen, table, "the parser reads exactly the table's names");
+    }
+
+    #[test]
+    fn the_tables_literal_defaults_are_the_parsers() {
+        let parts = |c: &Config| {
+            format!(
+                "{:?} {:?} {:?} {:?} {:?} {:?} {:?}",
+                c.http, c.db, c.app, c.aws, c.shutdown, c.health, c.log_level
+            )
+        };
+        let unset = parts(&config(&[]).expect("defaults"));
+        for row in settings::SETTINGS {
+            let Some(literal) = row
+                .default
+                .strip_prefix('`')
+                .and_then(|d| d.strip_suffix('`'))
+                .filter(|d| !d.contains('`'))
+            else {
+                continue;
+            };
+            let set = config(&[(row.name, literal)]).expect(row.name);
+            assert_eq!(parts(&set), unset, "{}: the table says {literal}", row.name);
+        }
+    }
+
+    #[test]
+    fn check_shows_every_setting_secrets_only_as_set() {
+        let c = config(&[("DB_PASSWORD", "hunter2"), ("DB_HOST", "db.internal")]).expect("valid");
+        let rows = c.describe();
+        assert_eq!(rows.len(), settings::SETTINGS.len());
+        assert!(rows.contains(&("DB_HOST", "db.internal".to_owned())));
+        assert!(rows.contains(&("DB_PASSWORD", "(set, hidden)".to_owned())));
+        assert!(rows.contains(&("DB_PORT", "(default: 5432)".to_owned())));
     }
 
     #[test]
