@@ -32,10 +32,19 @@ struct Cli {
 enum Command {
     /// Serve the HTTP API (the default).
     Serve,
-    /// Apply pending database migrations and exit.
+    /// Apply pending migrations as the schema's owner, make the serving role (DB_IAM_USER); exit.
     Migrate,
-    /// Print the configuration (secrets masked) and what the database says; non-zero on failure.
+    /// Is this instance configured right, and can it reach everything? Prints the configuration
+    /// (secrets masked), identity, secret, database and AWS checks; exits 1 on any failure.
     Check,
+    /// What is the service on this host doing now? Asks the running process (this host only)
+    /// and prints its phase, database, pool, duties and shipping. Exits 0 serving and healthy,
+    /// 1 degraded, 2 starting or draining, 3 not running.
+    Status {
+        /// Print the status as JSON, for scripts and SSM Run Command.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 pub fn main() -> ExitCode {
@@ -62,6 +71,11 @@ pub fn main() -> ExitCode {
             Command::Serve => return serve(config).await,
             Command::Migrate => crate::ops::migrate(&config, &mut std::io::stdout()).await,
             Command::Check => crate::ops::check(&config, &mut std::io::stdout()).await,
+            Command::Status { json } => {
+                return ExitCode::from(
+                    crate::ops::status::status(&config, json, &mut std::io::stdout()).await,
+                )
+            }
         };
         if ok {
             ExitCode::SUCCESS

@@ -10,10 +10,9 @@ use std::sync::atomic::{AtomicI32, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use tokio::sync::watch;
-
 use crate::db::{self, Connections, DbError};
-use crate::telemetry::log::Logger;
+use crate::duties::{DutyState, Stop};
+use crate::telemetry::log::{cause_chain, Logger};
 
 /// After a failed probe, try again this soon (instead of the full interval), so that recovery
 /// is noticed within a second or two of the database coming back.
@@ -51,6 +50,8 @@ pub struct Health {
     /// than one that refused (a failover's old primary).
     pub probe_timeouts: AtomicU64,
     require_db: bool,
+    /// The probe's last success and last error, for `/metrics` and `itemsd status`.
+    pub probe: Arc<DutyState>,
     /// Whether the probe applies pending migrations itself: not when serving as a role that
     /// may not change the schema (`DB_IAM_USER`), where `itemsd migrate` does it as the owner.
     migrates: bool,
@@ -82,6 +83,7 @@ impl Health {
             probe_timeouts: AtomicU64::new(0),
             require_db,
             migrates,
+            probe: Arc::default(),
         }
     }
 
@@ -164,6 +166,10 @@ pub async fn probe_once(
         }
         Err(_) => DbState::Down,
     };
+    match &result {
+        Err(e) if state == DbState::Down => health.probe.failed(cause_chain(e)),
+        _ => health.probe.succeeded(),
+    }
     let previous = health.record(state.clone());
     match (&result, previous == state) {
         (Err(e), same) => {
@@ -237,12 +243,20 @@ pub async fn run_probe(
     interval: Duration,
     deadline: Duration,
     min_connections: usize,
-    mut stop: watch::Receiver<bool>,
+    mut stop: Stop,
 ) {
     loop {
-        let state = probe_once(&connections, &health, &logger, deadline).await;
+        // Told to stop mid-round, the probe goes at once: its answer would serve nobody.
+        let state = tokio::select! {
+            state = probe_once(&connections, &health, &logger, deadline) => state,
+            () = stop.requested() => return,
+        };
         if state == DbState::Up {
-            if let Err(e) = db::pool::fill_to(connections.pool(), min_connections).await {
+            let filled = tokio::select! {
+                filled = db::pool::fill_to(connections.pool(), min_connections) => filled,
+                () = stop.requested() => return,
+            };
+            if let Err(e) = filled {
                 logger
                     .warn("could not open the minimum pool connections")
                     .error_chain(&e)
@@ -255,8 +269,8 @@ pub async fn run_probe(
             interval.min(RETRY_INTERVAL)
         };
         tokio::select! {
-            _ = tokio::time::sleep(wait) => {}
-            _ = stop.changed() => return,
+            () = tokio::time::sleep(wait) => {}
+            () = stop.requested() => return,
         }
     }
 }

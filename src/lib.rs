@@ -15,9 +15,12 @@
 //! - [`http`]: the accept loop ([`http::server`]), the router ([`http::router`]), one file per
 //!   resource ([`http::items`], [`http::info`], [`http::metrics`]), request bodies within their
 //!   limits ([`http::body`]), error mapping ([`http::error`]) and response building
-//!   ([`http::response`]).
+//!   ([`http::response`]); [`http::status`] is `/status`, for this host only.
 //! - [`health`]: health as state, kept by a background database probe (docs/design.md §2).
-//! - [`ops`]: the engineer's subcommands (`check`, `migrate`).
+//! - [`ops`]: the engineer's subcommands (`check`, `migrate`, and [`ops::status`] asking the
+//!   running process through [`http::status`]).
+//! - [`duties`]: the background duties' owner (start, stop in order within one budget, their
+//!   last success and last error).
 //! - [`aws`]: one folder per AWS service, its limits as named constants (docs/design.md §4):
 //!   [`aws::imds`] (IMDSv2 identity), [`aws::secrets`] (Secrets Manager credentials),
 //!   [`aws::rds_iam`] (database logins by IAM token),
@@ -37,11 +40,19 @@
 //!   protocol), [`domain`] (validated inputs; knows nothing of HTTP, the database or AWS) and
 //!   [`timefmt`] (ISO 8601 timestamps).
 
+/// The commit this binary was built from (`ITEMSD_COMMIT` at build time, set by
+/// packaging/build-release.sh), for `itemsd status` and `--version` readers.
+pub const BUILD_COMMIT: &str = match option_env!("ITEMSD_COMMIT") {
+    Some(commit) => commit,
+    None => "unknown",
+};
+
 pub mod aws;
 pub mod cli;
 pub mod config;
 pub mod db;
 pub mod domain;
+pub mod duties;
 pub mod health;
 pub mod http;
 pub mod identity;

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use http::HeaderValue;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::Semaphore;
 
 use crate::aws::cloudwatch_logs::{self, ShipperStats};
 use crate::aws::cloudwatch_metrics::{AppReader, AppSnapshot, Publisher, PublisherStats, Who};
@@ -29,6 +29,7 @@ use crate::aws::resolve::{resolve, DbLogin, ResolveError, IMDS_BUDGET};
 use crate::aws::secrets::SecretCredentials;
 use crate::config::Config;
 use crate::db;
+use crate::duties::{Duties, DutyState, DutyStates};
 use crate::health::{self, Health, Phase};
 use crate::http::{router::ROUTE_LABELS, server, State};
 use crate::shutdown::Shutdown;
@@ -36,10 +37,13 @@ use crate::systemd;
 use crate::telemetry::log::Logger;
 use crate::telemetry::metrics::HttpMetrics;
 
-/// Bound on each of the final flushes (docs/design.md §3, step 4), the last metric publication
-/// and then the logs: together the 20 s the shutdown timeline reserves for flushing (ALB
-/// deregistration delay <= pre-stop + drain + flush < systemd TimeoutStopSec).
-const FLUSH_TIMEOUT: Duration = Duration::from_secs(10);
+/// One budget for every background duty to finish at shutdown (docs/design.md §3, step 4): the
+/// last metric interval and the buffered logs among them. The shutdown timeline reserves it
+/// after the pre-stop delay and the drain (ALB deregistration delay <= pre-stop + drain +
+/// this < systemd TimeoutStopSec; `shutdown_budget_fits_the_unit_and_the_terraform` holds it).
+pub const DUTIES_STOP_BUDGET: Duration = Duration::from_secs(20);
+/// The log shipper's name among the duties: it is stopped apart, last.
+const LOGS_DUTY: &str = "log_shipper";
 /// Pre-stop delay when IMDS says the Auto Scaling group is already terminating this instance:
 /// the ALB deregistered and drained it before SIGTERM, so there is nobody left to warn.
 const LEAVING_GROUP_DELAY: Duration = Duration::from_secs(1);
@@ -87,6 +91,9 @@ pub struct Application {
     secrets: Option<Arc<SecretCredentials>>,
     /// Started with the server, stopped (after publishing the last interval) at shutdown.
     publisher: Option<Publisher>,
+    /// The background duties' owner: the log shipper from the start (logs ship while
+    /// starting), the rest once serving; stopped in order within [`DUTIES_STOP_BUDGET`].
+    duties: Duties,
 }
 
 impl Application {
@@ -94,6 +101,8 @@ impl Application {
     /// minimum connections) but starts without it when it is down.
     pub async fn build(config: Config, logger: Logger) -> Result<Self, StartupError> {
         let resolved = resolve(&config, &logger, DbLogin::Service).await?;
+        let mut duties = Duties::new(logger.clone());
+        let mut duty_states: DutyStates = Vec::new();
         let log_shipping = match (&config.aws.logs, &resolved.sdk) {
             (Some(logs), Some(sdk)) => {
                 let destination = cloudwatch_logs::Destination {
@@ -103,13 +112,19 @@ impl Application {
                         .clone()
                         .unwrap_or_else(|| resolved.app.instance_id.clone()),
                 };
-                let (sink, stats) = cloudwatch_logs::start(
+                let state = Arc::new(DutyState::default());
+                let (sink, stats, shipper) = cloudwatch_logs::start(
                     aws_sdk_cloudwatchlogs::Client::new(sdk),
                     destination.clone(),
                     logs.buffer_bytes,
-                    logs.flush_interval,
                     logger.clone(),
+                    Arc::clone(&state),
                 );
+                let every = logs.flush_interval;
+                duties.start(LOGS_DUTY, Arc::clone(&state), move |stop| {
+                    shipper.run(every, stop)
+                });
+                duty_states.push((LOGS_DUTY, state));
                 logger.attach(sink);
                 logger
                     .info("shipping logs to CloudWatch Logs")
@@ -128,6 +143,7 @@ impl Application {
             .local_addr()
             .map_err(|source| StartupError::Bind { addr, source })?;
         let tls = db::tls::connector(&config.db.tls)?;
+        let db_login = resolved.credentials.describe();
         let pool = db::pool::build(&config.db, tls, resolved.credentials)?;
         let connections = Arc::new(db::Connections::new(
             pool.clone(),
@@ -150,6 +166,10 @@ impl Application {
             }
         }
 
+        duty_states.push(("probe", Arc::clone(&health.probe)));
+        if let Some(secrets) = &resolved.secrets {
+            duty_states.push(("secret_refresh", Arc::clone(&secrets.state)));
+        }
         let publisher = match (&config.aws.metrics, &resolved.sdk) {
             (Some(m), Some(sdk)) => Some(Publisher {
                 client: aws_sdk_cloudwatch::Client::new(sdk),
@@ -164,9 +184,13 @@ impl Application {
                 read_app: app_reader(&pool, &metrics, &health, log_shipping.as_ref()),
                 logger: logger.clone(),
                 stats: Arc::new(PublisherStats::default()),
+                state: Arc::default(),
             }),
             _ => None,
         };
+        if let Some(p) = &publisher {
+            duty_states.push(("metric_publisher", Arc::clone(&p.state)));
+        }
         let state = Arc::new(State {
             instance_header: HeaderValue::from_str(&resolved.app.instance_id)?,
             app: resolved.app,
@@ -179,6 +203,10 @@ impl Application {
             db_deadline,
             log_shipping,
             metric_publishing: publisher.as_ref().map(|p| Arc::clone(&p.stats)),
+            duties: duty_states,
+            started: Instant::now(),
+            db_tls: config.db.tls.describe(),
+            db_login,
         });
         Ok(Self {
             config,
@@ -188,6 +216,7 @@ impl Application {
             metadata: resolved.metadata,
             secrets: resolved.secrets,
             publisher,
+            duties,
         })
     }
 
@@ -205,21 +234,31 @@ impl Application {
             metadata,
             secrets,
             publisher,
+            mut duties,
         } = self;
         let logger = state.logger.clone();
-        let (stop_probe, probe_stopped) = watch::channel(false);
-        let probe = tokio::spawn(health::run_probe(
-            Arc::clone(&state.connections),
-            Arc::clone(&state.health),
-            logger.clone(),
-            config.health.probe_interval,
-            state.db_deadline,
-            config.db.pool_min,
-            probe_stopped.clone(),
-        ));
-        let publishing = publisher.map(|p| p.spawn(probe_stopped.clone()));
-        if let Some(secrets) = &secrets {
-            secrets.spawn_schedule(config.aws.secret_refresh, probe_stopped);
+        // Stopped in this order: the probe (it uses the pool), the secret refresh, then the
+        // publisher's last interval; the log shipper, started first, is stopped last.
+        duties.start("probe", Arc::clone(&state.health.probe), {
+            let (connections, health) = (Arc::clone(&state.connections), Arc::clone(&state.health));
+            let (logger, interval) = (logger.clone(), config.health.probe_interval);
+            let (deadline, min) = (state.db_deadline, config.db.pool_min);
+            move |stop| {
+                health::run_probe(connections, health, logger, interval, deadline, min, stop)
+            }
+        });
+        if let Some(secrets) = secrets {
+            let every = config.aws.secret_refresh;
+            duties.start("secret_refresh", Arc::clone(&secrets.state), move |stop| {
+                secrets.refresh_every(every, stop)
+            });
+        }
+        if let Some(publisher) = publisher {
+            duties.start(
+                "metric_publisher",
+                Arc::clone(&publisher.state),
+                move |stop| publisher.run(stop),
+            );
         }
 
         state.health.set_phase(Phase::Serving);
@@ -239,6 +278,8 @@ impl Application {
         let graceful = GracefulShutdown::new();
         let pre_stop = async {
             shutdown.requested().await;
+            // The delay counts from the request: the IMDS question below is part of it.
+            let asked = Instant::now();
             state.health.set_phase(Phase::Draining);
             let _ = systemd::notify("STOPPING=1");
             let delay = pre_stop_delay(config.shutdown.delay, metadata.as_ref(), &logger).await;
@@ -248,7 +289,7 @@ impl Application {
                 .field("drain_timeout_s", config.shutdown.timeout.as_secs())
                 .emit();
             tokio::select! {
-                () = tokio::time::sleep(delay) => {}
+                () = tokio::time::sleep_until((asked + delay).into()) => {}
                 () = shutdown.hurried() => {}
             }
         };
@@ -281,19 +322,19 @@ impl Application {
             .field("drain_ms", drain_started.elapsed().as_secs_f64() * 1000.0)
             .emit();
 
-        let _ = stop_probe.send(true);
-        let _ = probe.await;
-        if let Some(publishing) = publishing {
-            // The last interval's figures (docs/design.md §3, step 4), within the flush bound.
-            let _ = tokio::time::timeout(FLUSH_TIMEOUT, publishing).await;
-        }
+        // docs/design.md §3, step 4: every duty finishes within one budget, the log shipper
+        // last so that it ships every line written before it, "itemsd stopped" included.
+        let deadline = Instant::now() + DUTIES_STOP_BUDGET;
+        let shipper = duties.take(LOGS_DUTY);
+        duties.stop_by(deadline).await;
         state.connections.release();
         state.connections.pool().close();
         logger.info("itemsd stopped").emit();
-        // The flush blocks on a condition variable: keep it off the runtime's workers, which
-        // the shipper needs to send.
-        let flushing = logger.clone();
-        let _ = tokio::task::spawn_blocking(move || flushing.flush(FLUSH_TIMEOUT)).await;
+        if let Some(shipper) = shipper {
+            shipper.stop_by(deadline, &logger).await;
+        }
+        // Whatever the shipper could not send is gone; stdout (the journal) has every line.
+        logger.flush(Duration::ZERO);
     }
 }
 
@@ -351,4 +392,64 @@ fn app_reader(
             log_dropped: shipped(|s| &s.dropped),
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The number after `key=` in a systemd unit (`90s` -> 90).
+    fn unit_seconds(unit: &str, key: &str) -> u64 {
+        unit.lines()
+            .find_map(|l| l.strip_prefix(&format!("{key}=")))
+            .and_then(|v| v.trim_end_matches('s').parse().ok())
+            .unwrap_or_else(|| panic!("{key} in the unit"))
+    }
+
+    /// The `default` of a Terraform variable.
+    fn tf_default(hcl: &str, name: &str) -> u64 {
+        let block = hcl
+            .split(&format!("variable \"{name}\" {{"))
+            .nth(1)
+            .unwrap_or_else(|| panic!("variable {name}"));
+        block
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("default"))
+            .and_then(|v| v.trim().trim_start_matches('=').trim().parse().ok())
+            .unwrap_or_else(|| panic!("default of {name}"))
+    }
+
+    #[test]
+    fn shutdown_budget_fits_the_unit_and_the_terraform() {
+        let unit = include_str!("../systemd/itemsd.service");
+        let tf = include_str!("../terraform/modules/compute/variables.tf");
+        let config = Config::from_lookup(|_| None).expect("defaults");
+        let (delay, drain) = (
+            config.shutdown.delay.as_secs(),
+            config.shutdown.timeout.as_secs(),
+        );
+        let duties = DUTIES_STOP_BUDGET.as_secs();
+        // The Terraform writes the same numbers into the settings file and the drop-in.
+        assert_eq!(tf_default(tf, "shutdown_delay_seconds"), delay);
+        assert_eq!(tf_default(tf, "shutdown_timeout_seconds"), drain);
+        assert_eq!(tf_default(tf, "log_flush_seconds"), duties);
+        let stop = unit_seconds(unit, "TimeoutStopSec");
+        assert_eq!(tf_default(tf, "systemd_timeout_stop_seconds"), stop);
+        // Every step is bounded (the IMDS question inside the pre-stop delay): systemd never
+        // kills a clean exit, and the ALB never cuts a request itemsd is still serving.
+        let whole = delay + drain + duties;
+        assert!(
+            whole < stop,
+            "{delay} + {drain} + {duties} s must stay below TimeoutStopSec {stop} s"
+        );
+        let deregistration = tf_default(tf, "deregistration_delay_seconds");
+        assert!(
+            deregistration <= whole,
+            "deregistration delay {deregistration} s > {whole} s"
+        );
+        assert!(
+            IMDS_BUDGET.as_secs() < delay,
+            "the IMDS question fits in the pre-stop delay"
+        );
+    }
 }

@@ -189,6 +189,8 @@ pub fn render(state: &State) -> String {
         );
     }
 
+    duties(&mut out, state);
+
     let p = process::read();
     gauge(
         &mut out,
@@ -223,6 +225,42 @@ pub fn render(state: &State) -> String {
         p.start_time_seconds,
     );
     out
+}
+
+/// Each background duty's errors and last success, labelled by duty.
+fn duties(out: &mut String, state: &State) {
+    if state.duties.is_empty() {
+        return;
+    }
+    let snapshots: Vec<_> = state
+        .duties
+        .iter()
+        .map(|(name, s)| (*name, s.snapshot()))
+        .collect();
+    out.push_str(
+        "# HELP itemsd_duty_errors_total Failures of each background duty (probe, secret refresh, metric publisher, log shipper).\n\
+         # TYPE itemsd_duty_errors_total counter\n",
+    );
+    for (name, snap) in &snapshots {
+        let _ = writeln!(
+            out,
+            "itemsd_duty_errors_total{{duty=\"{name}\"}} {}",
+            snap.errors
+        );
+    }
+    out.push_str(
+        "# HELP itemsd_duty_last_success_timestamp_seconds When each background duty last succeeded (absent before its first success).\n\
+         # TYPE itemsd_duty_last_success_timestamp_seconds gauge\n",
+    );
+    for (name, snap) in &snapshots {
+        if let Some(ms) = snap.last_success_ms {
+            let _ = writeln!(
+                out,
+                "itemsd_duty_last_success_timestamp_seconds{{duty=\"{name}\"}} {}",
+                ms as f64 / 1000.0
+            );
+        }
+    }
 }
 
 pub fn metrics(state: &State) -> Resp {

@@ -8,6 +8,7 @@ pub mod metrics;
 pub mod response;
 pub mod router;
 pub mod server;
+pub mod status;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -47,6 +48,13 @@ pub struct State {
     pub log_shipping: Option<Arc<ShipperStats>>,
     /// The CloudWatch metric publisher's counters, when publishing is on.
     pub metric_publishing: Option<Arc<PublisherStats>>,
+    /// The background duties' last success and last error, for `/metrics` and `/status`.
+    pub duties: crate::duties::DutyStates,
+    /// When serving started, for `/status`'s uptime.
+    pub started: std::time::Instant,
+    /// The database TLS mode and bundle, and who logs in how, for `/status` (never a secret).
+    pub db_tls: String,
+    pub db_login: String,
 }
 
 impl State {

@@ -30,6 +30,7 @@ pub enum Route {
     Items,
     Item,
     Metrics,
+    Status,
     Unmatched,
 }
 
@@ -42,6 +43,7 @@ pub const ROUTE_LABELS: &[&str] = &[
     "/api/items",
     "/api/items/:id",
     "/metrics",
+    "/status",
     "unmatched",
 ];
 
@@ -66,6 +68,7 @@ impl Route {
             "/db" => (Self::Db, None),
             "/api/items" => (Self::Items, None),
             "/metrics" => (Self::Metrics, None),
+            "/status" => (Self::Status, None),
             _ => match path.strip_prefix("/api/items/") {
                 Some(id) if !id.is_empty() && !id.contains('/') => (Self::Item, Some(id)),
                 _ => (Self::Unmatched, None),
@@ -84,6 +87,7 @@ pub fn served_operations() -> Vec<(&'static str, &'static str)> {
         (Route::Items, "/api/items"),
         (Route::Item, "/api/items/{id}"),
         (Route::Metrics, "/metrics"),
+        (Route::Status, "/status"),
     ] {
         for method in route.allow().split(", ").filter(|m| *m != "HEAD") {
             ops.push((label, method));
@@ -119,7 +123,12 @@ impl Drop for InFlight<'_> {
     }
 }
 
-pub async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Resp, Infallible> {
+/// Answers one request; `from_this_host`: the peer is on this host (`/status` is only for it).
+pub async fn handle(
+    state: Arc<State>,
+    req: Request<Incoming>,
+    from_this_host: bool,
+) -> Result<Resp, Infallible> {
     let started = Instant::now();
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
@@ -150,7 +159,7 @@ pub async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Resp, I
                 started,
                 finished: false,
             };
-            let result = dispatch(&state, route, req).await;
+            let result = dispatch(&state, route, req, from_this_host).await;
             guard.finished = true;
             result
         }
@@ -196,7 +205,12 @@ pub async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Resp, I
     Ok(resp)
 }
 
-async fn dispatch(state: &State, route: Route, req: Request<Incoming>) -> Result<Resp, ApiError> {
+async fn dispatch(
+    state: &State,
+    route: Route,
+    req: Request<Incoming>,
+    from_this_host: bool,
+) -> Result<Resp, ApiError> {
     let uri_len = req.uri().path_and_query().map_or(0, |pq| pq.as_str().len());
     if uri_len > MAX_URI_BYTES {
         return Err(ApiError::new(
@@ -213,6 +227,7 @@ async fn dispatch(state: &State, route: Route, req: Request<Incoming>) -> Result
         (Route::Index, true, _) => Ok(info::index(state)),
         (Route::Health, true, _) => Ok(info::health(state)),
         (Route::Db, true, _) => Ok(info::db(state).await),
+        (Route::Status, true, _) => super::status::status(state, from_this_host),
         (Route::Metrics, true, _) => Ok(metrics::metrics(state)),
         (Route::Items, true, _) => items::list(state, req.uri().query()).await,
         (Route::Items, false, &Method::POST) => items::create(state, req).await,

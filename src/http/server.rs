@@ -44,11 +44,15 @@ pub async fn accept_until(
             biased;
             () = &mut stop => break,
             accepted = listener.accept() => match accepted {
-                Ok((stream, _peer)) => {
+                Ok((stream, peer)) => {
                     // Small JSON answers: send them now, not after Nagle's delay.
                     let _ = stream.set_nodelay(true);
+                    let from_this_host = peer.ip().is_loopback()
+                        || stream.local_addr().is_ok_and(|local| local.ip() == peer.ip());
                     let state = Arc::clone(&state);
-                    let service = service_fn(move |req| router::handle(Arc::clone(&state), req));
+                    let service = service_fn(move |req| {
+                        router::handle(Arc::clone(&state), req, from_this_host)
+                    });
                     let conn = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
                     tokio::spawn(async move {
                         // Errors here are the client's (a reset, a malformed request hyper

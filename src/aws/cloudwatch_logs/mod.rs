@@ -9,4 +9,4 @@ pub mod retry;
 pub mod sink;
 
 pub use destination::Destination;
-pub use sink::{start, test_call, CloudWatchLogsSink, ShipperStats};
+pub use sink::{start, test_call, CloudWatchLogsSink, Shipper, ShipperStats};

@@ -17,6 +17,7 @@ use tokio::sync::Notify;
 use super::batch::{self, Event};
 use super::destination::{self, Destination, DestinationError};
 use super::retry::{self, Action};
+use crate::duties::{DutyState, Stop};
 use crate::telemetry::log::{LogSink, Logger};
 
 /// Ship early, without waiting for the flush interval, once this much is buffered: a full
@@ -145,14 +146,15 @@ impl LogSink for CloudWatchLogsSink {
     }
 }
 
-/// Starts the shipper on the current runtime; returns the sink for the logger and the stats.
+/// Makes the sink for the logger, the stats, and the shipper: a duty for
+/// [`crate::duties::Duties`] to start ([`Shipper::run`]).
 pub fn start(
     client: Client,
     destination: Destination,
     capacity: usize,
-    flush_interval: Duration,
     logger: Logger,
-) -> (Arc<CloudWatchLogsSink>, Arc<ShipperStats>) {
+    state: Arc<DutyState>,
+) -> (Arc<CloudWatchLogsSink>, Arc<ShipperStats>, Shipper) {
     let stats = Arc::new(ShipperStats::default());
     let shared = Arc::new(Shared {
         buffer: Mutex::new(Buffer {
@@ -174,12 +176,12 @@ pub fn start(
         shared: Arc::clone(&shared),
         logger,
         destination_failing: AtomicBool::new(false),
+        state,
     };
-    tokio::spawn(shipper.run(flush_interval));
-    (Arc::new(CloudWatchLogsSink { shared }), stats)
+    (Arc::new(CloudWatchLogsSink { shared }), stats, shipper)
 }
 
-struct Shipper {
+pub struct Shipper {
     client: Client,
     destination: Destination,
     shared: Arc<Shared>,
@@ -187,17 +189,25 @@ struct Shipper {
     /// Set while making the destination ready keeps failing: its cause is logged once, when it
     /// starts failing, not at every retry (the retries are counted in `/metrics`).
     destination_failing: AtomicBool,
+    /// Last success and last error, for `/metrics` and `itemsd status`.
+    state: Arc<DutyState>,
 }
 
 impl Shipper {
-    async fn run(self, flush_interval: Duration) {
+    /// Ships every `flush_interval` (sooner when a batch is ready) until told to stop, then
+    /// ships what is buffered and returns (within the deadline its owner gives).
+    pub async fn run(self, flush_interval: Duration, mut stop: Stop) {
         self.ensure_destination().await;
         loop {
-            tokio::select! {
-                () = tokio::time::sleep(flush_interval) => {}
-                () = self.shared.wake.notified() => {}
-            }
+            let last = tokio::select! {
+                () = tokio::time::sleep(flush_interval) => false,
+                () = self.shared.wake.notified() => false,
+                () = stop.requested() => true,
+            };
             self.ship_all().await;
+            if last {
+                return;
+            }
         }
     }
 
@@ -281,6 +291,7 @@ impl Shipper {
                 .await;
             let err = match result {
                 Ok(_) => {
+                    self.state.succeeded();
                     self.shared
                         .stats
                         .shipped
@@ -295,6 +306,10 @@ impl Shipper {
                 .last_error_ms
                 .store(now_ms(), Ordering::Relaxed);
             let action = retry::classify(&err);
+            self.state.failed(format!(
+                "PutLogEvents: {}",
+                aws_sdk_cloudwatchlogs::error::DisplayErrorContext(&err)
+            ));
             // Once for a batch, and again only when the failure changes: a failure that lasts
             // is one line and a rising retry counter, not a line per retry. Stdout only would
             // be better here, but the line also waits in the buffer and tells CloudWatch, later,
@@ -334,6 +349,7 @@ impl Shipper {
             self.destination_failing.store(false, Ordering::Relaxed);
             return;
         };
+        self.state.failed(crate::telemetry::log::cause_chain(&e));
         self.shared
             .stats
             .destination_failures

@@ -8,12 +8,11 @@ use std::time::Duration;
 
 use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
 use aws_sdk_cloudwatch::Client;
-use tokio::sync::watch;
-use tokio::task::JoinHandle;
 
 use super::datum::{self, dims};
 use super::host::{HostMetric, HostSampler};
 use super::retry;
+use crate::duties::{DutyState, Stop};
 use crate::telemetry::log::Logger;
 use crate::telemetry::metrics::{HistogramSnapshot, StatusClassCounts};
 
@@ -57,21 +56,23 @@ pub struct Publisher {
     pub read_app: AppReader,
     pub logger: Logger,
     pub stats: Arc<PublisherStats>,
+    /// Last success and last error, for `/metrics` and `itemsd status`.
+    pub state: Arc<DutyState>,
 }
 
 impl Publisher {
-    /// Runs until `stop` changes, then publishes the last interval and returns.
-    pub fn spawn(self, mut stop: watch::Receiver<bool>) -> JoinHandle<()> {
+    /// A duty that runs until `stop` says so, then publishes the last interval and returns.
+    pub fn run(self, mut stop: Stop) -> impl std::future::Future<Output = ()> + Send + 'static {
         // The baseline is read now, not when the task first runs: requests served in between
         // would otherwise be in no interval.
         let mut previous = (self.read_app)();
         let mut host = HostSampler::default();
         host.sample(); // rates need a first reading
-        tokio::spawn(async move {
+        async move {
             loop {
                 let last = tokio::select! {
                     () = tokio::time::sleep(self.interval) => false,
-                    _ = stop.changed() => true,
+                    () = stop.requested() => true,
                 };
                 let now = (self.read_app)();
                 let data = self.build(&previous, &now, &host.sample());
@@ -81,7 +82,7 @@ impl Publisher {
                     return;
                 }
             }
-        })
+        }
     }
 
     fn build(
@@ -168,10 +169,15 @@ impl Publisher {
                 match result {
                     Ok(_) => {
                         self.stats.published.fetch_add(n, Ordering::Relaxed);
+                        self.state.succeeded();
                         break;
                     }
                     Err(e) => {
                         self.stats.failed_calls.fetch_add(1, Ordering::Relaxed);
+                        self.state.failed(format!(
+                            "PutMetricData: {}",
+                            aws_sdk_cloudwatch::error::DisplayErrorContext(&e)
+                        ));
                         let permanent = retry::is_permanent(&e);
                         if permanent || attempt + 1 == ATTEMPTS {
                             self.logger

@@ -11,9 +11,10 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_secretsmanager::error::{DisplayErrorContext, SdkError};
 use aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueError;
-use tokio::sync::{watch, Mutex};
+use tokio::sync::Mutex;
 
 use crate::db::credentials::{ConnectTarget, CredentialSource, CredentialsError, RefreshFuture};
+use crate::duties::{DutyState, Stop};
 use crate::telemetry::log::Logger;
 use parse::Login;
 
@@ -56,6 +57,9 @@ pub struct SecretCredentials {
     /// Reads completed so far: a caller that waited for `last_read` while another read ran
     /// sees it changed and uses that read instead of making its own.
     reads: AtomicU64,
+    /// Last successful read and last failure (at start, on schedule, or after an
+    /// authentication failure), for `/metrics` and `itemsd status`.
+    pub state: Arc<DutyState>,
     logger: Logger,
 }
 
@@ -77,6 +81,7 @@ impl SecretCredentials {
             current: RwLock::new(Err(CredentialsError("secret not read yet".into()))),
             last_read: Mutex::new(None),
             reads: AtomicU64::new(0),
+            state: Arc::default(),
             logger,
         });
         let mut last_read = this.last_read.lock().await;
@@ -93,6 +98,7 @@ impl SecretCredentials {
                 .error("could not read database credentials")
                 .field("error", why.as_str())
                 .emit();
+            this.state.failed(why.as_str());
             if let Ok(mut current) = this.current.write() {
                 *current = Err(CredentialsError(why));
             }
@@ -154,6 +160,10 @@ impl SecretCredentials {
         let Ok(mut current) = self.current.write() else {
             return;
         };
+        match &result {
+            Ok(_) => self.state.succeeded(),
+            Err(e) => self.state.failed(e.to_string()),
+        }
         match result {
             Ok(target) => {
                 let changed = current.as_ref().map_or(true, |old| old != &target);
@@ -184,18 +194,15 @@ impl SecretCredentials {
         }
     }
 
-    /// Reads the secret again every `every` until `stop` changes.
-    pub fn spawn_schedule(self: &Arc<Self>, every: Duration, mut stop: watch::Receiver<bool>) {
-        let this = Arc::clone(self);
-        tokio::spawn(async move {
-            loop {
-                tokio::select! {
-                    () = tokio::time::sleep(every) => {}
-                    _ = stop.changed() => return,
-                }
-                this.read_and_store(&mut *this.last_read.lock().await).await;
+    /// A duty: reads the secret again every `every` until `stop` says so.
+    pub async fn refresh_every(self: Arc<Self>, every: Duration, mut stop: Stop) {
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep(every) => {}
+                () = stop.requested() => return,
             }
-        });
+            self.read_and_store(&mut *self.last_read.lock().await).await;
+        }
     }
 }
 

@@ -8,7 +8,7 @@
 #     -> the ALB stops routing to a failing target within 2 x 10 + 5 = 25 s
 #   itemsd SHUTDOWN_DELAY_SECONDS   25 s  (/health 503, still serving)
 #   itemsd SHUTDOWN_TIMEOUT_SECONDS 30 s  (drain in-flight requests)
-#   flush bound                     20 s  (metrics, then logs, 10 s each)
+#   duties' stop budget             20 s  (last metrics, then the logs, in one budget)
 #   pre-stop + drain + flush      = 75 s
 #   deregistration_delay            60 s  <= 75 s
 #   systemd TimeoutStopSec          90 s  >  75 s: systemd never kills a clean exit
@@ -143,8 +143,11 @@ locals {
   budget_connections = local.budget_instances * var.db_pool_max_connections + var.db_connection_headroom
 
   # Paths only the VPC may reach: the ALB answers them itself with itemsd's
-  # 404 body. Reach them on the instance port from inside the VPC or via SSM.
-  internal_paths = ["/metrics", "/metrics/*", "/db", "/db/*"]
+  # 404 body. Reach them on the instance port from inside the VPC or via SSM
+  # (/status answers only the instance itself: `itemsd status`). A trailing
+  # "*" covers the path and everything below it in one value each: a rule
+  # takes at most 5 condition values.
+  internal_paths = ["/metrics*", "/db*", "/status*"]
   not_found_body = jsonencode({ error = "Not Found", message = "the requested URL was not found", status = 404 })
 }
 
@@ -242,7 +245,7 @@ resource "aws_lb_listener" "https" {
   tags = var.tags
 }
 
-# Internal endpoints (/metrics, /db) are not served to the internet: on every
+# Internal endpoints (/metrics, /db, /status) are not served to the internet: on every
 # listener that forwards, a rule answers them with a fixed 404 before the
 # default action. ALB path patterns are case-sensitive and match the path only
 # (no query string); itemsd's routes are lower-case.

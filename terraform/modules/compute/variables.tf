@@ -334,7 +334,7 @@ variable "shutdown_timeout_seconds" {
 }
 
 variable "log_flush_seconds" {
-  description = "Bound on itemsd's final flush to CloudWatch: it waits up to 10 s for the last metric publication, then up to 10 s for the log shipper (src/startup.rs FLUSH_TIMEOUT, one after the other)."
+  description = "Bound on itemsd's background duties finishing at shutdown, the last metric publication and the log shipper's final flush among them: one budget for all (src/startup.rs DUTIES_STOP_BUDGET, 20 s; a Rust test checks this default against it)."
   type        = number
   default     = 20
 

@@ -234,8 +234,8 @@ run "http_only_without_certificate" {
     error_message = "the forwarding HTTP listener answers the internal paths with itemsd's 404 body"
   }
   assert {
-    condition     = toset(flatten([for c in aws_lb_listener_rule.internal_paths_http[0].condition : [for p in c.path_pattern : p.values]])) == toset(["/metrics", "/metrics/*", "/db", "/db/*"])
-    error_message = "/metrics and /db (and anything below them) are not served through the ALB"
+    condition     = toset(flatten([for c in aws_lb_listener_rule.internal_paths_http[0].condition : [for p in c.path_pattern : p.values]])) == toset(["/metrics*", "/db*", "/status*"])
+    error_message = "/metrics, /db and /status (and anything below them) are not served through the ALB"
   }
 }
 
@@ -264,7 +264,7 @@ run "https_with_redirect_when_certificate_given" {
       length(aws_lb_listener_rule.internal_paths_http) == 0 &&
       length(aws_lb_listener_rule.internal_paths_https) == 1 &&
       aws_lb_listener_rule.internal_paths_https[0].action[0].fixed_response[0].status_code == "404" &&
-      toset(flatten([for c in aws_lb_listener_rule.internal_paths_https[0].condition : [for p in c.path_pattern : p.values]])) == toset(["/metrics", "/metrics/*", "/db", "/db/*"])
+      toset(flatten([for c in aws_lb_listener_rule.internal_paths_https[0].condition : [for p in c.path_pattern : p.values]])) == toset(["/metrics*", "/db*", "/status*"])
     )
     error_message = "the HTTPS listener (the one that forwards) answers the internal paths with a 404"
   }
