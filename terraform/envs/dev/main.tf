@@ -23,6 +23,9 @@ module "network" {
   interface_endpoints   = []
   enable_flow_logs      = true
   flow_logs_kms_key_arn = module.monitoring.kms_key_arn
+
+  # The database tier's ACL passes PostgreSQL within the tier for the proxy.
+  enable_db_proxy = var.enable_db_proxy
 }
 
 module "security" {

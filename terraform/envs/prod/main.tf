@@ -29,6 +29,9 @@ module "network" {
   enable_flow_logs            = true
   flow_logs_retention_days    = 90
   flow_logs_kms_key_arn       = module.monitoring.kms_key_arn
+
+  # The database tier's ACL passes PostgreSQL within the tier for the proxy.
+  enable_db_proxy = var.enable_db_proxy
 }
 
 module "security" {

@@ -63,6 +63,10 @@ run "prod_plans" {
     error_message = "the AMI is looked up by its Packer tags"
   }
   assert {
+    condition     = keys(module.network.network_acl_ids) == ["database", "private", "public"]
+    error_message = "every tier has its network ACL"
+  }
+  assert {
     condition = (
       module.compute.shutdown_timeline.deregistration_delay <= module.compute.shutdown_timeline.pre_stop_delay + module.compute.shutdown_timeline.drain_timeout + module.compute.shutdown_timeline.flush_bound &&
       module.compute.shutdown_timeline.pre_stop_delay >= module.compute.shutdown_timeline.alb_notices_failure_in &&
