@@ -73,6 +73,17 @@ module "database" {
   proxy_security_group_ids = var.enable_db_proxy ? [module.security.proxy_security_group_id] : []
 }
 
+# Session Manager's preferences and the fleet's Run Command documents.
+module "ssm" {
+  source = "../../modules/ssm"
+
+  name                       = local.name
+  logs_kms_key_arn           = module.monitoring.kms_key_arn
+  log_retention_days         = 30
+  manage_session_preferences = var.manage_session_preferences
+  session_document_name      = var.session_document_name
+}
+
 module "iam" {
   source = "../../modules/iam"
 
@@ -81,6 +92,8 @@ module "iam" {
   secrets_kms_key_arns = [module.database.kms_key_arn]
   log_group_arn        = module.monitoring.log_group_arn
   metrics_namespace    = local.namespace
+  ssm_log_group_arn    = module.ssm.log_group_arn
+  session_kms_key_arn  = module.ssm.session_kms_key_arn
 }
 
 module "compute" {

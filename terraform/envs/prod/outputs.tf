@@ -47,3 +47,16 @@ output "vpc_id" {
   description = "VPC ID."
   value       = module.network.vpc_id
 }
+
+output "ssm_log_group_name" {
+  description = "Session transcripts and Run Command output."
+  value       = module.ssm.log_group_name
+}
+
+output "fleet_commands" {
+  description = "The send-command line that asks every instance of the group, by command (status, check); answers in list-command-invocations and the SSM log group."
+  value = {
+    for k, d in module.ssm.command_document_names :
+    k => "aws ssm send-command --region ${var.region} --document-name ${d} --targets Key=tag:aws:autoscaling:groupName,Values=${module.compute.autoscaling_group_name} --max-concurrency 100% --max-errors 100% --cloud-watch-output-config CloudWatchOutputEnabled=true,CloudWatchLogGroupName=${module.ssm.log_group_name}"
+  }
+}

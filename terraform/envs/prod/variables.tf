@@ -95,3 +95,15 @@ variable "db_max_connections" {
   type        = number
   default     = null
 }
+
+variable "manage_session_preferences" {
+  description = "Write Session Manager's preferences document. There is one per account and region: with dev and prod in one account and region, only one of them may (docs/operations.md)."
+  type        = bool
+  default     = true
+}
+
+variable "session_document_name" {
+  description = "Name of the preferences document: SSM-SessionManagerRunShell is the one `aws ssm start-session` uses without --document-name."
+  type        = string
+  default     = "SSM-SessionManagerRunShell"
+}
