@@ -1,5 +1,5 @@
 # itemsd, dev: two AZs, one NAT gateway, no interface endpoints, a small
-# single-AZ database that can be destroyed, one instance.
+# single-AZ database that can be destroyed, one instance, no WAF by default.
 
 data "aws_availability_zones" "available" {
   #checkov:skip=CKV_AWS_394:Only the first az_count zones in name order are used (slice in locals), so a zone AWS adds later does not enter the set; set availability_zones to pin them explicitly.
@@ -137,4 +137,19 @@ module "compute" {
     module.monitoring.target_5xx_alarm_name,
     module.monitoring.unhealthy_hosts_alarm_name,
   ]
+}
+
+# WAF in front of the ALB: off by default in dev (enable_waf).
+module "waf" {
+  source = "../../modules/waf"
+  count  = var.enable_waf ? 1 : 0
+
+  name               = local.name
+  alb_arn            = module.compute.alb_arn
+  logs_kms_key_arn   = module.monitoring.kms_key_arn
+  log_retention_days = 14
+  alarm_actions      = [module.monitoring.sns_topic_arn]
+
+  rate_limit       = var.waf_rate_limit
+  allowed_ip_cidrs = var.waf_allowed_ip_cidrs
 }

@@ -60,3 +60,8 @@ output "fleet_commands" {
     k => "aws ssm send-command --region ${var.region} --document-name ${d} --targets Key=tag:aws:autoscaling:groupName,Values=${module.compute.autoscaling_group_name} --max-concurrency 100% --max-errors 100% --cloud-watch-output-config CloudWatchOutputEnabled=true,CloudWatchLogGroupName=${module.ssm.log_group_name}"
   }
 }
+
+output "waf_web_acl_arn" {
+  description = "The WAF web ACL in front of the ALB, or null without enable_waf."
+  value       = try(module.waf[0].web_acl_arn, null)
+}

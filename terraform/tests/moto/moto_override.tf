@@ -29,6 +29,7 @@ provider "aws" {
     secretsmanager = var.moto_endpoint
     sns            = var.moto_endpoint
     ssm            = var.moto_endpoint
+    wafv2          = var.moto_endpoint
     sts            = var.moto_endpoint
   }
 }

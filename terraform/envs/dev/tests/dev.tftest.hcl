@@ -65,6 +65,10 @@ run "dev_plans" {
     error_message = "every tier has its network ACL"
   }
   assert {
+    condition     = length(module.waf) == 0
+    error_message = "dev has no WAF by default"
+  }
+  assert {
     condition     = output.fleet_commands["status"] == "aws ssm send-command --region eu-north-1 --document-name itemsd-dev-status --targets Key=tag:aws:autoscaling:groupName,Values=itemsd-dev --max-concurrency 100% --max-errors 100% --cloud-watch-output-config CloudWatchOutputEnabled=true,CloudWatchLogGroupName=/itemsd/itemsd-dev/ssm"
     error_message = "the fleet is asked by the group's tag, every instance answers (max-errors 100 %), output to the SSM log group"
   }
@@ -132,6 +136,21 @@ run "proxy_on" {
   assert {
     condition     = module.compute.settings["DB_RDS_PROXY"] == "true"
     error_message = "with the proxy on, itemsd is told so (no startup options, unnamed statements)"
+  }
+}
+
+run "waf_on" {
+  command = plan
+
+  variables {
+    enable_waf           = true
+    waf_rate_limit       = 500
+    waf_allowed_ip_cidrs = ["203.0.113.10/32"]
+  }
+
+  assert {
+    condition     = length(module.waf) == 1 && module.waf[0].rules["0"].name == "AllowListedSources" && strcontains(module.waf[0].rules["20"].action, "above 500 requests")
+    error_message = "enable_waf puts the web ACL in front of dev's ALB, with the environment's rate limit and allow list"
   }
 }
 

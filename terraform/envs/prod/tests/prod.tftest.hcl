@@ -67,6 +67,10 @@ run "prod_plans" {
     error_message = "every tier has its network ACL"
   }
   assert {
+    condition     = length(module.waf) == 1 && module.waf[0].rules["20"].name == "RateLimitPerIP" && module.waf[0].log_group_name == "aws-waf-logs-itemsd-prod"
+    error_message = "prod puts the WAF in front of the ALB"
+  }
+  assert {
     condition     = output.fleet_commands["status"] == "aws ssm send-command --region eu-north-1 --document-name itemsd-prod-status --targets Key=tag:aws:autoscaling:groupName,Values=itemsd-prod --max-concurrency 100% --max-errors 100% --cloud-watch-output-config CloudWatchOutputEnabled=true,CloudWatchLogGroupName=/itemsd/itemsd-prod/ssm"
     error_message = "the fleet is asked by the group's tag, every instance answers (max-errors 100 %), output to the SSM log group"
   }
