@@ -53,6 +53,11 @@ output "ssm_log_group_name" {
   value       = module.ssm.log_group_name
 }
 
+output "session_kms_key_arn" {
+  description = "Key of Session Manager's session data: engineers need kms:GenerateDataKey on it to open a session."
+  value       = module.ssm.session_kms_key_arn
+}
+
 output "fleet_commands" {
   description = "The send-command line that asks every instance of the group, by command (status, check); answers in list-command-invocations and the SSM log group."
   value = {
