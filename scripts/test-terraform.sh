@@ -122,7 +122,7 @@ export TF_IN_AUTOMATION=1 TF_INPUT=0 CHECKPOINT_DISABLE=1
 cp -R "${repo_root}/terraform" "${work}/terraform"
 find "${work}/terraform" \( -name .terraform -o -name .terraform.lock.hcl -o -name 'terraform.tfstate*' \) -prune -exec rm -rf {} +
 
-roots=(modules/network modules/security modules/database modules/compute modules/iam modules/monitoring envs/dev envs/prod)
+roots=(modules/network modules/security modules/database modules/compute modules/iam modules/monitoring modules/ssm modules/waf envs/dev envs/prod)
 
 echo "terraform $(terraform version -json | python3 -c 'import json,sys; print(json.load(sys.stdin)["terraform_version"])'), CLI config ${TF_CLI_CONFIG_FILE#"${repo_root}/"}"
 
@@ -178,6 +178,7 @@ budget_limit_usd         = 0     # moto has no DescribeSubscribersForNotificatio
 ami_id                   = "${ami}"
 availability_zones       = ["us-east-1a", "us-east-1b"]
 alarm_emails             = ["oncall@example.com"]
+enable_waf               = true  # off in dev; moto implements wafv2, so the run covers the module
 TFVARS
   cat "${moto_dir}/moto.auto.tfvars"
   terraform -chdir="${moto_dir}" init -backend=false -input=false -no-color

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs itemsd into the running image (Packer, on the build instance) or into a root
 # filesystem (scripts/test-boot.sh, under chroot): the binary, the systemd unit and the env
-# template, with explicit owners and modes, and enables the unit. Installs no packages.
+# template, with explicit owners and modes, enables the unit and adds the operator account
+# itemsd-ops. Installs no packages.
 #
 # Runs as root. Env:
 #   ITEMSD_STAGING  directory holding itemsd, itemsd.service, itemsd-migrate.service and itemsd.env (uploaded by
@@ -34,9 +35,18 @@ install -o root -g root -m 0644 "$ITEMSD_STAGING/itemsd-migrate.service" /etc/sy
 # Works on a running system and, without a running systemd, offline in a chroot.
 systemctl enable itemsd.service itemsd-migrate.service
 
+# The operator account SSM sessions run as (terraform/modules/ssm, runAsDefaultUser) and the
+# fleet's Run Command documents drop to: it reads the journal (systemd-journal) and runs
+# `itemsd status` and `itemsd check`. No sudo, no password (useradd leaves it locked), no SSH key.
+getent group systemd-journal >/dev/null || die "group systemd-journal is missing: the image must run systemd-journald"
+if ! id -u itemsd-ops >/dev/null 2>&1; then
+    useradd --create-home --shell /bin/bash --groups systemd-journal \
+        --comment "itemsd operator (SSM sessions)" itemsd-ops
+fi
+
 reported=$(/usr/local/bin/itemsd --version) || die "/usr/local/bin/itemsd --version failed"
 if [[ -n "$ITEMSD_VERSION" && "$reported" != "itemsd $ITEMSD_VERSION" ]]; then
     die "/usr/local/bin/itemsd --version printed '$reported', expected 'itemsd $ITEMSD_VERSION'"
 fi
 rm -rf "$ITEMSD_STAGING"
-echo "install-itemsd: installed $reported, itemsd.service and itemsd-migrate.service enabled"
+echo "install-itemsd: installed $reported, itemsd.service and itemsd-migrate.service enabled, operator account itemsd-ops"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Fails the image build unless the image is ready to snapshot: cleanup left nothing behind,
-# itemsd is installed with the expected modes, its unit is enabled, the binary runs, and the RDS
-# CA bundle is installed and still matches the sha256 recorded beside it.
+# itemsd is installed with the expected modes, its unit is enabled, the binary runs, the operator
+# account itemsd-ops reads the journal and cannot sudo, and the RDS CA bundle is installed and
+# still matches the sha256 recorded beside it.
 # Runs as root after cleanup-image.sh, on the Packer build instance or in the boot test's
 # chroot. Env: ITEMSD_VERSION (optional): the version `itemsd --version` must report.
 set -o errexit -o nounset -o pipefail
@@ -66,6 +67,21 @@ else
     fail "/usr/local/bin/itemsd --version failed: $reported"
 fi
 
+# --- the operator account SSM sessions run as: reads the journal, cannot sudo, has no password --
+if ops_groups=$(id -nG itemsd-ops 2>/dev/null); then
+    [[ " $ops_groups " == *" systemd-journal "* ]] || fail "itemsd-ops is not in systemd-journal: journalctl -u itemsd would show it nothing"
+    for group in wheel sudo admin; do
+        [[ " $ops_groups " != *" $group "* ]] || fail "itemsd-ops is in $group: the operator account must not sudo"
+    done
+    if grep -rqsE '^[^#]*(^|[^a-z0-9_-])itemsd-ops([^a-z0-9_-]|$)' /etc/sudoers /etc/sudoers.d; then
+        fail "a sudoers rule names itemsd-ops"
+    fi
+    ops_password=$(getent shadow itemsd-ops | cut -d: -f2)
+    [[ "$ops_password" == '!'* || "$ops_password" == '*'* ]] || fail "itemsd-ops has a usable password"
+else
+    fail "user itemsd-ops is missing: SSM sessions run as it (terraform/modules/ssm)"
+fi
+
 # --- the RDS CA bundle matches the checksum install-rds-ca.sh recorded (and the manifest has) --
 # Exactly one line naming the bundle, so that `sha256sum -c` cannot be pointed at another file.
 rds_ca_dir=/usr/local/share/itemsd
@@ -84,4 +100,4 @@ if ((failures > 0)); then
     echo "validate-image: $failures check(s) failed" >&2
     exit 1
 fi
-echo "validate-image: ok ($reported, itemsd.service enabled, RDS CA bundle matches its sha256, image clean)"
+echo "validate-image: ok ($reported, itemsd.service enabled, itemsd-ops without sudo, RDS CA bundle matches its sha256, image clean)"

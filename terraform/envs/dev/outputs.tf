@@ -57,3 +57,26 @@ output "vpc_id" {
   description = "VPC ID."
   value       = module.network.vpc_id
 }
+
+output "ssm_log_group_name" {
+  description = "Session transcripts and Run Command output."
+  value       = module.ssm.log_group_name
+}
+
+output "session_kms_key_arn" {
+  description = "Key of Session Manager's session data: engineers need kms:GenerateDataKey on it to open a session."
+  value       = module.ssm.session_kms_key_arn
+}
+
+output "fleet_commands" {
+  description = "The send-command line that asks every instance of the group, by command (status, check); answers in list-command-invocations and the SSM log group."
+  value = {
+    for k, d in module.ssm.command_document_names :
+    k => "aws ssm send-command --region ${var.region} --document-name ${d} --targets Key=tag:aws:autoscaling:groupName,Values=${module.compute.autoscaling_group_name} --max-concurrency 100% --max-errors 100% --cloud-watch-output-config CloudWatchOutputEnabled=true,CloudWatchLogGroupName=${module.ssm.log_group_name}"
+  }
+}
+
+output "waf_web_acl_arn" {
+  description = "The WAF web ACL in front of the ALB, or null without enable_waf."
+  value       = try(module.waf[0].web_acl_arn, null)
+}

@@ -1,9 +1,10 @@
 # itemsd, prod: three AZs, a NAT gateway per AZ, interface endpoints for every
 # AWS API the instances use, Multi-AZ RDS with deletion protection, 30 days of
 # backups and a final snapshot, at least two instances, checkpoints at 50 % and
-# 100 % of every instance refresh, HTTPS only (a certificate is required) and
-# at least one alarm subscriber. No termination lifecycle hook: nothing would
-# complete it, and the ALB drains an instance before it enters Terminating.
+# 100 % of every instance refresh, HTTPS only (a certificate is required), a
+# WAF in front of the ALB and at least one alarm subscriber. No termination
+# lifecycle hook: nothing would complete it, and the ALB drains an instance
+# before it enters Terminating.
 
 data "aws_availability_zones" "available" {
   #checkov:skip=CKV_AWS_394:Only the first az_count zones in name order are used (slice in locals), so a zone AWS adds later does not enter the set; set availability_zones to pin them explicitly.
@@ -36,6 +37,9 @@ module "network" {
   enable_flow_logs            = true
   flow_logs_retention_days    = 90
   flow_logs_kms_key_arn       = module.monitoring.kms_key_arn
+
+  # The database tier's ACL passes PostgreSQL within the tier for the proxy.
+  enable_db_proxy = var.enable_db_proxy
 }
 
 module "security" {
@@ -87,6 +91,17 @@ module "database" {
   proxy_security_group_ids = var.enable_db_proxy ? [module.security.proxy_security_group_id] : []
 }
 
+# Session Manager's preferences and the fleet's Run Command documents.
+module "ssm" {
+  source = "../../modules/ssm"
+
+  name                       = local.name
+  logs_kms_key_arn           = module.monitoring.kms_key_arn
+  log_retention_days         = 365
+  manage_session_preferences = var.manage_session_preferences
+  session_document_name      = var.session_document_name
+}
+
 module "iam" {
   source = "../../modules/iam"
 
@@ -95,6 +110,8 @@ module "iam" {
   secrets_kms_key_arns = [module.database.kms_key_arn]
   log_group_arn        = module.monitoring.log_group_arn
   metrics_namespace    = local.namespace
+  ssm_log_group_arn    = module.ssm.log_group_arn
+  session_kms_key_arn  = module.ssm.session_kms_key_arn
 
   # rds-db:connect as that one user of this one instance.
   db_iam_user    = local.db_iam_user
@@ -144,4 +161,19 @@ module "compute" {
     module.monitoring.target_5xx_alarm_name,
     module.monitoring.unhealthy_hosts_alarm_name,
   ]
+}
+
+# WAF in front of the ALB: on by default in prod (enable_waf).
+module "waf" {
+  source = "../../modules/waf"
+  count  = var.enable_waf ? 1 : 0
+
+  name               = local.name
+  alb_arn            = module.compute.alb_arn
+  logs_kms_key_arn   = module.monitoring.kms_key_arn
+  log_retention_days = 90
+  alarm_actions      = [module.monitoring.sns_topic_arn]
+
+  rate_limit       = var.waf_rate_limit
+  allowed_ip_cidrs = var.waf_allowed_ip_cidrs
 }

@@ -95,3 +95,33 @@ variable "db_max_connections" {
   type        = number
   default     = null
 }
+
+variable "manage_session_preferences" {
+  description = "Write Session Manager's preferences document. There is one per account and region: with dev and prod in one account and region, only one of them may (docs/operations.md)."
+  type        = bool
+  default     = true
+}
+
+variable "session_document_name" {
+  description = "Name of the preferences document: SSM-SessionManagerRunShell is the one `aws ssm start-session` uses without --document-name."
+  type        = string
+  default     = "SSM-SessionManagerRunShell"
+}
+
+variable "enable_waf" {
+  description = "Put the waf module's web ACL in front of the ALB (managed rule groups, rate limit, logs, alarms); on in prod."
+  type        = bool
+  default     = true
+}
+
+variable "waf_rate_limit" {
+  description = "Requests one IP address may send per 5 minutes before the WAF answers 429."
+  type        = number
+  default     = 2000
+}
+
+variable "waf_allowed_ip_cidrs" {
+  description = "IPv4 CIDRs that skip the WAF's rules (a load generator, a monitoring probe); empty: none."
+  type        = list(string)
+  default     = []
+}

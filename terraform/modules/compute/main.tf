@@ -155,7 +155,7 @@ locals {
 
 resource "aws_lb" "this" {
   #checkov:skip=CKV_AWS_91:Access logs are optional (alb_access_logs_bucket); the bucket and its policy belong to the account's logging setup, not to this module.
-  #checkov:skip=CKV2_AWS_28:A WAF web ACL is attached by the account's edge setup when wanted; itemsd's own endpoints validate input.
+  #checkov:skip=CKV2_AWS_28:The waf module associates its web ACL with this ALB from the environment (prod by default, enable_waf); the check does not follow the association across modules.
   #checkov:skip=CKV_AWS_150:Deletion protection is a variable: on in prod, off in dev so that the environment can be destroyed.
   name                       = "${var.name}-alb"
   load_balancer_type         = "application"

@@ -11,6 +11,9 @@
 #                          (no CreateLogGroup: Terraform owns the group)
 #   metrics                PutMetricData, only into its namespace (by condition:
 #                          the action has no resource-level permissions)
+#   SSM agent              session transcripts and Run Command output into the
+#                          ssm module's log group only; kms:Decrypt on the
+#                          session key (Session Manager's data channel)
 #
 # The actions live in instance-actions.json, one list per statement Sid, so
 # that a test of the binary can read the exact grant without restating it.
@@ -25,6 +28,9 @@ locals {
 
   # { Sid = [actions] }: the only place the inline policy's actions are named.
   actions = jsondecode(file("${path.module}/instance-actions.json"))
+
+  # arn:<partition>:logs:<region>:<account>, from the SSM log group's ARN.
+  logs_arn_prefix = join(":", slice(split(":", var.ssm_log_group_arn), 0, 5))
 
   # The one database user the instances may log in as with an IAM token. The
   # ARN names the instance by its DbiResourceId, not its identifier, and the
@@ -72,6 +78,32 @@ locals {
       Action    = local.actions["PutMetricsInOwnNamespace"]
       Resource  = ["*"]
       Condition = { StringEquals = { "cloudwatch:namespace" = var.metrics_namespace } }
+    },
+    # The SSM agent's, not itemsd's: session transcripts and Run Command
+    # output go to the ssm module's group, and nowhere else. DescribeLogStreams
+    # finds its streams; DescribeLogGroups shows it that the group exists and
+    # is KMS-encrypted, without which the preferences refuse the session. It
+    # is a List action, evaluated on every log group of the account and
+    # region, and reads names and settings, no log data.
+    {
+      Sid      = "WriteSsmLogs"
+      Effect   = "Allow"
+      Action   = local.actions["WriteSsmLogs"]
+      Resource = ["${var.ssm_log_group_arn}:*"]
+    },
+    {
+      Sid      = "FindSsmLogGroup"
+      Effect   = "Allow"
+      Action   = local.actions["FindSsmLogGroup"]
+      Resource = ["${local.logs_arn_prefix}:log-group:*"]
+    },
+    {
+      # Session Manager's data channel is encrypted with the session key; the
+      # agent calls KMS itself (no kms:ViaService to require).
+      Sid      = "DecryptSessionData"
+      Effect   = "Allow"
+      Action   = local.actions["DecryptSessionData"]
+      Resource = [var.session_kms_key_arn]
     },
     {
       # itemsd signs an IAM auth token (a presigned rds-db:connect request)

@@ -38,6 +38,26 @@ variable "log_group_arn" {
   }
 }
 
+variable "ssm_log_group_arn" {
+  description = "ARN of the ssm module's log group (session transcripts, Run Command output), without the trailing \":*\": the only group the SSM agent may write."
+  type        = string
+
+  validation {
+    condition     = can(regex("^arn:aws[a-z-]*:logs:[a-z0-9-]+:[0-9]{12}:log-group:[^*]+$", var.ssm_log_group_arn))
+    error_message = "ssm_log_group_arn must be one log group's ARN, without wildcards or a trailing \":*\"."
+  }
+}
+
+variable "session_kms_key_arn" {
+  description = "KMS key of Session Manager's session data (the ssm module's session_kms_key_arn); the role may decrypt with it."
+  type        = string
+
+  validation {
+    condition     = can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/", var.session_kms_key_arn))
+    error_message = "session_kms_key_arn must be a KMS key ARN (arn:...:key/...)."
+  }
+}
+
 variable "metrics_namespace" {
   description = "The only CloudWatch namespace the role may PutMetricData into (CLOUDWATCH_NAMESPACE)."
   type        = string

@@ -7,6 +7,9 @@
 # The S3 gateway endpoint is always there (free). Interface endpoints for the
 # services itemsd and SSM talk to are optional, so that an instance that
 # downloads nothing at boot can run with enable_nat_gateway = false.
+#
+# Each tier has a network ACL that mirrors its security groups, so
+# that a mistaken security group is not the only wall (see the end of this file).
 
 data "aws_region" "current" {}
 
@@ -235,4 +238,151 @@ resource "aws_flow_log" "this" {
   max_aggregation_interval = 60
 
   tags = merge(var.tags, { Name = var.name })
+}
+
+# --- network ACLs ------------------------------------------------------------
+#
+# One network ACL per tier, mirroring the security groups, so that a mistaken
+# security group is not the only wall. NACLs are stateless: every allowed
+# connection needs its return traffic allowed in the other direction, on the
+# initiator's ephemeral port. The ALB and the NAT gateway use the whole range
+# 1024-65535, so that is what every return rule admits. (Amazon DNS, DHCP,
+# IMDS and the Time Sync Service are never filtered by NACLs.)
+#
+#   public    in   80, 443 from anywhere; 1024-65535 from anywhere (itemsd's
+#                  answers to the ALB, the internet's answers to the NAT)
+#             out  app_port to the private subnets; 443 to anywhere (the NAT
+#                  forwarding the app tier's HTTPS); 1024-65535 to anywhere
+#   private   in   app_port from the public subnets, then app_port denied from
+#                  anywhere else; 443 from the private subnets (interface
+#                  endpoints); 1024-65535 from anywhere (answers from the AWS
+#                  APIs, through the NAT or the S3 gateway endpoint, whose
+#                  addresses are public, from the endpoints and the database)
+#             out  1024-65535 to the public subnets (answers to the ALB) and
+#                  the private subnets (the endpoints' answers); db_port to the
+#                  database subnets; 443 to anywhere (AWS APIs)
+#   database  in   db_port from the private subnets
+#             out  1024-65535 to the private subnets
+#             (+ db_port and 1024-65535 within the tier with enable_db_proxy:
+#              the RDS Proxy lives in the database subnets)
+
+locals {
+  anywhere       = "0.0.0.0/0"
+  ephemeral_from = 1024
+  ephemeral_to   = 65535
+  endpoints_on   = length(var.interface_endpoints) > 0
+
+  nacl_public_ingress = [
+    { rule_no = 100, action = "allow", from_port = 80, to_port = 80, cidr_block = local.anywhere },
+    { rule_no = 110, action = "allow", from_port = 443, to_port = 443, cidr_block = local.anywhere },
+    { rule_no = 120, action = "allow", from_port = local.ephemeral_from, to_port = local.ephemeral_to, cidr_block = local.anywhere },
+  ]
+
+  nacl_public_egress = concat(
+    [for i, cidr in local.private_cidrs : { rule_no = 100 + i, action = "allow", from_port = var.app_port, to_port = var.app_port, cidr_block = cidr }],
+    [
+      { rule_no = 110, action = "allow", from_port = 443, to_port = 443, cidr_block = local.anywhere },
+      { rule_no = 120, action = "allow", from_port = local.ephemeral_from, to_port = local.ephemeral_to, cidr_block = local.anywhere },
+    ],
+  )
+
+  # The deny at 110 matters: the return rule at 130 covers app_port too, and
+  # would otherwise admit it from anywhere. It cannot cut a return packet:
+  # Amazon Linux picks its own ephemeral ports from 32768-60999.
+  nacl_private_ingress = concat(
+    [for i, cidr in local.public_cidrs : { rule_no = 100 + i, action = "allow", from_port = var.app_port, to_port = var.app_port, cidr_block = cidr }],
+    [{ rule_no = 110, action = "deny", from_port = var.app_port, to_port = var.app_port, cidr_block = local.anywhere }],
+    local.endpoints_on ? [for i, cidr in local.private_cidrs : { rule_no = 120 + i, action = "allow", from_port = 443, to_port = 443, cidr_block = cidr }] : [],
+    [{ rule_no = 130, action = "allow", from_port = local.ephemeral_from, to_port = local.ephemeral_to, cidr_block = local.anywhere }],
+  )
+
+  nacl_private_egress = concat(
+    [for i, cidr in local.public_cidrs : { rule_no = 100 + i, action = "allow", from_port = local.ephemeral_from, to_port = local.ephemeral_to, cidr_block = cidr }],
+    local.endpoints_on ? [for i, cidr in local.private_cidrs : { rule_no = 110 + i, action = "allow", from_port = local.ephemeral_from, to_port = local.ephemeral_to, cidr_block = cidr }] : [],
+    [for i, cidr in local.database_cidrs : { rule_no = 120 + i, action = "allow", from_port = var.db_port, to_port = var.db_port, cidr_block = cidr }],
+    [{ rule_no = 130, action = "allow", from_port = 443, to_port = 443, cidr_block = local.anywhere }],
+  )
+
+  nacl_database_ingress = concat(
+    [for i, cidr in local.private_cidrs : { rule_no = 100 + i, action = "allow", from_port = var.db_port, to_port = var.db_port, cidr_block = cidr }],
+    var.enable_db_proxy ? [for i, cidr in local.database_cidrs : { rule_no = 110 + i, action = "allow", from_port = var.db_port, to_port = var.db_port, cidr_block = cidr }] : [],
+    var.enable_db_proxy ? [for i, cidr in local.database_cidrs : { rule_no = 120 + i, action = "allow", from_port = local.ephemeral_from, to_port = local.ephemeral_to, cidr_block = cidr }] : [],
+  )
+
+  # db_port is inside the ephemeral range, so the proxy's rule covers both its
+  # connections to the instance and the answers it gets.
+  nacl_database_egress = concat(
+    [for i, cidr in local.private_cidrs : { rule_no = 100 + i, action = "allow", from_port = local.ephemeral_from, to_port = local.ephemeral_to, cidr_block = cidr }],
+    var.enable_db_proxy ? [for i, cidr in local.database_cidrs : { rule_no = 110 + i, action = "allow", from_port = local.ephemeral_from, to_port = local.ephemeral_to, cidr_block = cidr }] : [],
+  )
+
+  network_acls = {
+    public   = { ingress = local.nacl_public_ingress, egress = local.nacl_public_egress }
+    private  = { ingress = local.nacl_private_ingress, egress = local.nacl_private_egress }
+    database = { ingress = local.nacl_database_ingress, egress = local.nacl_database_egress }
+  }
+
+  # "<tier>-<az index>" => subnet ID; the keys are known at plan time.
+  nacl_subnets = merge(
+    { for i in range(local.az_count) : "public-${i}" => aws_subnet.public[i].id },
+    { for i in range(local.az_count) : "private-${i}" => aws_subnet.private[i].id },
+    { for i in range(local.az_count) : "database-${i}" => aws_subnet.database[i].id },
+  )
+}
+
+resource "aws_network_acl" "this" {
+  #checkov:skip=CKV2_AWS_1:Every subnet is associated through aws_network_acl_association.this, one per subnet (asserted in tests/network.tftest.hcl); this graph check looks only for subnet_ids on the ACL.
+  #checkov:skip=CKV_AWS_231:3389 lies in the return range 1024-65535 the public and private tiers must admit from anywhere (stateless rules; the NAT gateway and the ALB use the whole range); nothing in the VPC listens on 3389 and no security group admits it.
+  for_each = local.network_acls
+
+  vpc_id = aws_vpc.this.id
+
+  dynamic "ingress" {
+    for_each = each.value.ingress
+    content {
+      rule_no    = ingress.value.rule_no
+      action     = ingress.value.action
+      protocol   = "tcp"
+      from_port  = ingress.value.from_port
+      to_port    = ingress.value.to_port
+      cidr_block = ingress.value.cidr_block
+    }
+  }
+
+  dynamic "egress" {
+    for_each = each.value.egress
+    content {
+      rule_no    = egress.value.rule_no
+      action     = egress.value.action
+      protocol   = "tcp"
+      from_port  = egress.value.from_port
+      to_port    = egress.value.to_port
+      cidr_block = egress.value.cidr_block
+    }
+  }
+
+  tags = merge(var.tags, { Name = "${var.name}-${each.key}", Tier = each.key })
+}
+
+resource "aws_network_acl_association" "this" {
+  for_each = local.nacl_subnets
+
+  network_acl_id = aws_network_acl.this[split("-", each.key)[0]].id
+  subnet_id      = each.value
+}
+
+# Take over the default network ACL and leave it without rules (deny all), as
+# with the default security group: a subnet created outside this module is
+# closed until it is given an ACL of its own.
+resource "aws_default_network_acl" "this" {
+  #checkov:skip=CKV2_AWS_1:The default ACL is meant to hold no subnet: every subnet of this module has its tier's ACL; this one only catches subnets made elsewhere.
+  default_network_acl_id = aws_vpc.this.default_network_acl_id
+
+  tags = merge(var.tags, { Name = "${var.name}-default-deny" })
+
+  lifecycle {
+    # Subnets belong to the default ACL until aws_network_acl_association
+    # moves them to their tier's ACL; the associations are managed there.
+    ignore_changes = [subnet_ids]
+  }
 }

@@ -72,3 +72,8 @@ output "flow_log_group_name" {
   description = "Name of the flow log group, or null."
   value       = try(aws_cloudwatch_log_group.flow_logs[0].name, null)
 }
+
+output "network_acl_ids" {
+  description = "Network ACL IDs by tier (public, private, database)."
+  value       = { for k, v in aws_network_acl.this : k => v.id }
+}

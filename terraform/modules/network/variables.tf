@@ -102,6 +102,34 @@ variable "flow_logs_kms_key_arn" {
   }
 }
 
+variable "app_port" {
+  description = "Port itemsd listens on (APPLICATION_PORT): the private tier's network ACL admits it from the public subnets only."
+  type        = number
+  default     = 5001
+
+  validation {
+    condition     = var.app_port >= 1024 && var.app_port <= 65535 && floor(var.app_port) == var.app_port
+    error_message = "app_port must be an unprivileged port (1024-65535)."
+  }
+}
+
+variable "db_port" {
+  description = "PostgreSQL port: the database tier's network ACL admits it from the private subnets."
+  type        = number
+  default     = 5432
+
+  validation {
+    condition     = var.db_port >= 1024 && var.db_port <= 65535 && floor(var.db_port) == var.db_port
+    error_message = "db_port must be between 1024 and 65535."
+  }
+}
+
+variable "enable_db_proxy" {
+  description = "Let the database tier's network ACL pass db_port and its return traffic between the database subnets, where the RDS Proxy connects to the instance (set with the database module's enable_proxy)."
+  type        = bool
+  default     = false
+}
+
 variable "tags" {
   description = "Tags added to every resource."
   type        = map(string)

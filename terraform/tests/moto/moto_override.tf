@@ -28,6 +28,8 @@ provider "aws" {
     rds            = var.moto_endpoint
     secretsmanager = var.moto_endpoint
     sns            = var.moto_endpoint
+    ssm            = var.moto_endpoint
+    wafv2          = var.moto_endpoint
     sts            = var.moto_endpoint
   }
 }

@@ -79,6 +79,22 @@ run "dev_plans" {
     error_message = "the AMI is looked up by its Packer tags"
   }
   assert {
+    condition     = keys(module.network.network_acl_ids) == ["database", "private", "public"]
+    error_message = "every tier has its network ACL"
+  }
+  assert {
+    condition     = length(module.waf) == 0
+    error_message = "dev has no WAF by default"
+  }
+  assert {
+    condition     = output.fleet_commands["status"] == "aws ssm send-command --region eu-north-1 --document-name itemsd-dev-status --targets Key=tag:aws:autoscaling:groupName,Values=itemsd-dev --max-concurrency 100% --max-errors 100% --cloud-watch-output-config CloudWatchOutputEnabled=true,CloudWatchLogGroupName=/itemsd/itemsd-dev/ssm"
+    error_message = "the fleet is asked by the group's tag, every instance answers (max-errors 100 %), output to the SSM log group"
+  }
+  assert {
+    condition     = module.ssm.session_document_name == "SSM-SessionManagerRunShell" && module.ssm.run_as_user == "itemsd-ops"
+    error_message = "the environment writes the default session preferences, sessions run as itemsd-ops"
+  }
+  assert {
     condition = (
       module.compute.shutdown_timeline.deregistration_delay <= module.compute.shutdown_timeline.pre_stop_delay + module.compute.shutdown_timeline.drain_timeout + module.compute.shutdown_timeline.flush_bound &&
       module.compute.shutdown_timeline.pre_stop_delay >= module.compute.shutdown_timeline.alb_notices_failure_in &&
@@ -173,6 +189,21 @@ run "app_role_logs_in_with_iam_tokens" {
   assert {
     condition     = output.db_iam_user == "itemsd_app" && output.db_user_arn == module.iam.db_user_arn
     error_message = "the environment outputs the app role and its dbuser ARN"
+  }
+}
+
+run "waf_on" {
+  command = plan
+
+  variables {
+    enable_waf           = true
+    waf_rate_limit       = 500
+    waf_allowed_ip_cidrs = ["203.0.113.10/32"]
+  }
+
+  assert {
+    condition     = length(module.waf) == 1 && module.waf[0].rules["0"].name == "AllowListedSources" && strcontains(module.waf[0].rules["20"].action, "above 500 requests")
+    error_message = "enable_waf puts the web ACL in front of dev's ALB, with the environment's rate limit and allow list"
   }
 }
 

@@ -81,6 +81,22 @@ run "prod_plans" {
     error_message = "the AMI is looked up by its Packer tags"
   }
   assert {
+    condition     = keys(module.network.network_acl_ids) == ["database", "private", "public"]
+    error_message = "every tier has its network ACL"
+  }
+  assert {
+    condition     = length(module.waf) == 1 && module.waf[0].rules["20"].name == "RateLimitPerIP" && module.waf[0].log_group_name == "aws-waf-logs-itemsd-prod"
+    error_message = "prod puts the WAF in front of the ALB"
+  }
+  assert {
+    condition     = output.fleet_commands["status"] == "aws ssm send-command --region eu-north-1 --document-name itemsd-prod-status --targets Key=tag:aws:autoscaling:groupName,Values=itemsd-prod --max-concurrency 100% --max-errors 100% --cloud-watch-output-config CloudWatchOutputEnabled=true,CloudWatchLogGroupName=/itemsd/itemsd-prod/ssm"
+    error_message = "the fleet is asked by the group's tag, every instance answers (max-errors 100 %), output to the SSM log group"
+  }
+  assert {
+    condition     = module.ssm.session_document_name == "SSM-SessionManagerRunShell" && module.ssm.run_as_user == "itemsd-ops"
+    error_message = "the environment writes the default session preferences, sessions run as itemsd-ops"
+  }
+  assert {
     condition = (
       module.compute.shutdown_timeline.deregistration_delay <= module.compute.shutdown_timeline.pre_stop_delay + module.compute.shutdown_timeline.drain_timeout + module.compute.shutdown_timeline.flush_bound &&
       module.compute.shutdown_timeline.pre_stop_delay >= module.compute.shutdown_timeline.alb_notices_failure_in &&

@@ -29,6 +29,8 @@ variables {
   log_group_arn        = "arn:aws:logs:eu-north-1:123456789012:log-group:/itemsd/itemsd-test"
   db_iam_user          = "itemsd_app"
   db_resource_id       = "db-ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+  ssm_log_group_arn    = "arn:aws:logs:eu-north-1:123456789012:log-group:/itemsd/itemsd-test/ssm"
+  session_kms_key_arn  = "arn:aws:kms:eu-north-1:123456789012:key/99999999-8888-7777-6666-555555555555"
 }
 
 run "statements_are_scoped" {
@@ -146,8 +148,10 @@ run "no_database_login_without_app_role" {
 # PutMetricData (grep src/ for .get_secret_value(), .create_log_stream(),
 # .put_log_events(), .put_metric_data()); Secrets Manager needs kms:Decrypt on
 # the secrets' key; RDS checks rds-db:connect when itemsd logs in with an IAM
-# token it signed. Nothing else: no DescribeSecret, no DescribeLogStreams, no
-# CreateLogGroup (Terraform owns the group), no lifecycle actions.
+# token it signed. The SSM agent adds DescribeLogStreams and DescribeLogGroups
+# for its own log group and kms:Decrypt on the session key (the next run).
+# Nothing else: no DescribeSecret, no CreateLogGroup (Terraform owns the
+# groups), no lifecycle actions.
 run "grants_exactly_what_itemsd_calls" {
   command = plan
 
@@ -156,11 +160,13 @@ run "grants_exactly_what_itemsd_calls" {
       "cloudwatch:PutMetricData",
       "kms:Decrypt",
       "logs:CreateLogStream",
+      "logs:DescribeLogGroups",
+      "logs:DescribeLogStreams",
       "logs:PutLogEvents",
       "rds-db:connect",
       "secretsmanager:GetSecretValue",
     ])
-    error_message = "the inline policy grants exactly GetSecretValue, kms:Decrypt, CreateLogStream, PutLogEvents, PutMetricData and rds-db:connect"
+    error_message = "the inline policy grants exactly GetSecretValue, kms:Decrypt, CreateLogStream, PutLogEvents, PutMetricData and rds-db:connect, and for the SSM agent DescribeLogStreams and DescribeLogGroups"
   }
   assert {
     condition     = output.instance_action_list == sort(distinct(flatten([for s in jsondecode(aws_iam_role_policy.this.policy).Statement : flatten([s.Action])])))
@@ -176,6 +182,39 @@ run "grants_exactly_what_itemsd_calls" {
   assert {
     condition     = length([for s in jsondecode(aws_iam_role_policy.this.policy).Statement : s if startswith(s.Sid, "Describe") || strcontains(s.Sid, "Lifecycle")]) == 0
     error_message = "no Describe* or lifecycle statement"
+  }
+}
+
+# Session transcripts and Run Command output: the SSM agent writes the ssm
+# module's group and no other, and decrypts session data with its key only.
+run "ssm_agent_writes_only_its_log_group" {
+  command = plan
+
+  assert {
+    condition     = tolist([for s in jsondecode(aws_iam_role_policy.this.policy).Statement : s.Resource if s.Sid == "WriteSsmLogs"][0]) == tolist(["arn:aws:logs:eu-north-1:123456789012:log-group:/itemsd/itemsd-test/ssm:*"])
+    error_message = "SSM logs: streams of the ssm log group only"
+  }
+  assert {
+    condition = alltrue([
+      for s in jsondecode(aws_iam_role_policy.this.policy).Statement :
+      alltrue([for r in flatten([s.Resource]) : r == "arn:aws:logs:eu-north-1:123456789012:log-group:/itemsd/itemsd-test/ssm:*" || r == "arn:aws:logs:eu-north-1:123456789012:log-group:/itemsd/itemsd-test:log-stream:*"])
+      if length([for a in flatten([s.Action]) : a if contains(["logs:CreateLogStream", "logs:PutLogEvents"], a)]) > 0
+    ])
+    error_message = "nothing may write a log group but itemsd's own and the ssm one"
+  }
+  assert {
+    condition = (
+      [for s in jsondecode(aws_iam_role_policy.this.policy).Statement : s if s.Sid == "FindSsmLogGroup"][0].Action == ["logs:DescribeLogGroups"] &&
+      tolist([for s in jsondecode(aws_iam_role_policy.this.policy).Statement : s.Resource if s.Sid == "FindSsmLogGroup"][0]) == tolist(["arn:aws:logs:eu-north-1:123456789012:log-group:*"])
+    )
+    error_message = "DescribeLogGroups alone, in this account and region"
+  }
+  assert {
+    condition = (
+      tolist([for s in jsondecode(aws_iam_role_policy.this.policy).Statement : s.Resource if s.Sid == "DecryptSessionData"][0]) == tolist([var.session_kms_key_arn]) &&
+      [for s in jsondecode(aws_iam_role_policy.this.policy).Statement : s.Action if s.Sid == "DecryptSessionData"][0] == ["kms:Decrypt"]
+    )
+    error_message = "session data: kms:Decrypt with the session key only"
   }
 }
 
@@ -243,4 +282,20 @@ run "rejects_instance_identifier_as_resource_id" {
     db_resource_id = "itemsd-test-db"
   }
   expect_failures = [var.db_resource_id]
+}
+
+run "rejects_wildcard_ssm_log_group" {
+  command = plan
+  variables {
+    ssm_log_group_arn = "arn:aws:logs:eu-north-1:123456789012:log-group:/itemsd/*"
+  }
+  expect_failures = [var.ssm_log_group_arn]
+}
+
+run "rejects_bad_session_key" {
+  command = plan
+  variables {
+    session_kms_key_arn = "alias/ssm"
+  }
+  expect_failures = [var.session_kms_key_arn]
 }

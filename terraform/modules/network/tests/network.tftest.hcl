@@ -96,6 +96,141 @@ run "no_nat_with_interface_endpoints" {
   }
 }
 
+# --- network ACLs: the security groups' chain, once more, per subnet ----------
+
+run "public_acl_admits_clients_and_return_traffic_only" {
+  command = plan
+
+  assert {
+    condition = (
+      toset([for r in aws_network_acl.this["public"].ingress : "${r.action} ${r.protocol} ${r.from_port}-${r.to_port} ${r.cidr_block}"]) ==
+      toset(["allow tcp 80-80 0.0.0.0/0", "allow tcp 443-443 0.0.0.0/0", "allow tcp 1024-65535 0.0.0.0/0"])
+    )
+    error_message = "public in: 80 and 443 from clients, 1024-65535 for the answers to the ALB and the NAT gateway, nothing else"
+  }
+  assert {
+    condition = (
+      toset([for r in aws_network_acl.this["public"].egress : "${r.action} ${r.from_port}-${r.to_port} ${r.cidr_block}"]) ==
+      toset(["allow 5001-5001 10.0.10.0/24", "allow 5001-5001 10.0.11.0/24", "allow 5001-5001 10.0.12.0/24", "allow 443-443 0.0.0.0/0", "allow 1024-65535 0.0.0.0/0"])
+    )
+    error_message = "public out: the ALB to itemsd, the NAT gateway's HTTPS, and the return traffic"
+  }
+  assert {
+    condition = alltrue(flatten([
+      for acl in aws_network_acl.this : [for r in concat(tolist(acl.ingress), tolist(acl.egress)) : r.protocol == "tcp"]
+    ]))
+    error_message = "every rule of every tier is TCP: no all-protocol rule"
+  }
+}
+
+run "app_port_only_from_the_public_subnets" {
+  command = plan
+
+  assert {
+    condition = alltrue([
+      for r in aws_network_acl.this["private"].ingress :
+      contains(["10.0.0.0/24", "10.0.1.0/24", "10.0.2.0/24"], r.cidr_block) if r.action == "allow" && r.from_port == 5001 && r.to_port == 5001
+    ]) && length([for r in aws_network_acl.this["private"].ingress : r if r.action == "allow" && r.from_port == 5001 && r.to_port == 5001]) == 3
+    error_message = "the app port is allowed from the three public subnets (the ALB) and nowhere else"
+  }
+  assert {
+    # The return rule (1024-65535 from anywhere) covers 5001 too: a deny from
+    # anywhere must come after the public subnets' allows and before it.
+    condition = (
+      length([for r in aws_network_acl.this["private"].ingress : r if r.action == "deny" && r.from_port == 5001 && r.to_port == 5001 && r.cidr_block == "0.0.0.0/0"]) == 1 &&
+      alltrue([
+        for d in aws_network_acl.this["private"].ingress : alltrue([
+          for r in aws_network_acl.this["private"].ingress :
+          (r.action == "allow" && r.from_port == 5001 ? r.rule_no < d.rule_no : true) &&
+          (r.action == "allow" && r.from_port == 1024 ? r.rule_no > d.rule_no : true)
+        ]) if d.action == "deny"
+      ])
+    )
+    error_message = "app port: allowed from the public subnets, then denied from anywhere, before the return rule"
+  }
+  assert {
+    condition = (
+      toset([for r in aws_network_acl.this["private"].egress : "${r.action} ${r.from_port}-${r.to_port} ${r.cidr_block}"]) ==
+      toset([
+        "allow 1024-65535 10.0.0.0/24", "allow 1024-65535 10.0.1.0/24", "allow 1024-65535 10.0.2.0/24",
+        "allow 5432-5432 10.0.20.0/24", "allow 5432-5432 10.0.21.0/24", "allow 5432-5432 10.0.22.0/24",
+        "allow 443-443 0.0.0.0/0",
+      ])
+    )
+    error_message = "private out: answers to the ALB, PostgreSQL to the database subnets, HTTPS to the AWS APIs (NAT, S3 gateway endpoint)"
+  }
+  assert {
+    condition     = length([for r in aws_network_acl.this["private"].ingress : r if r.from_port == 443]) == 0
+    error_message = "without interface endpoints nothing in the private tier listens on 443"
+  }
+}
+
+run "database_only_from_the_app_subnets" {
+  command = plan
+
+  assert {
+    condition = (
+      toset([for r in aws_network_acl.this["database"].ingress : "${r.action} ${r.from_port}-${r.to_port} ${r.cidr_block}"]) ==
+      toset(["allow 5432-5432 10.0.10.0/24", "allow 5432-5432 10.0.11.0/24", "allow 5432-5432 10.0.12.0/24"])
+    )
+    error_message = "database in: PostgreSQL from the private subnets, nothing else (no return rule: the database opens no connections)"
+  }
+  assert {
+    condition = (
+      toset([for r in aws_network_acl.this["database"].egress : "${r.action} ${r.from_port}-${r.to_port} ${r.cidr_block}"]) ==
+      toset(["allow 1024-65535 10.0.10.0/24", "allow 1024-65535 10.0.11.0/24", "allow 1024-65535 10.0.12.0/24"])
+    )
+    error_message = "database out: only the answers to the private subnets"
+  }
+}
+
+run "every_subnet_has_its_tiers_acl" {
+  command = plan
+
+  assert {
+    condition = (
+      length([for k, a in aws_network_acl_association.this : k if startswith(k, "public-")]) == 3 &&
+      length([for k, a in aws_network_acl_association.this : k if startswith(k, "private-")]) == 3 &&
+      length([for k, a in aws_network_acl_association.this : k if startswith(k, "database-")]) == 3
+    )
+    error_message = "each of the nine subnets is associated with its tier's ACL"
+  }
+  assert {
+    condition     = length(aws_default_network_acl.this.ingress) == 0 && length(aws_default_network_acl.this.egress) == 0
+    error_message = "the default ACL is taken over and left without rules (deny all)"
+  }
+}
+
+run "acls_follow_endpoints_and_proxy" {
+  command = plan
+
+  variables {
+    interface_endpoints         = ["logs", "ssm"]
+    endpoint_security_group_ids = ["sg-0123456789abcdef0"]
+    enable_db_proxy             = true
+    app_port                    = 8080
+  }
+
+  assert {
+    condition = (
+      length([for r in aws_network_acl.this["private"].ingress : r if r.action == "allow" && r.from_port == 443 && contains(["10.0.10.0/24", "10.0.11.0/24", "10.0.12.0/24"], r.cidr_block)]) == 3 &&
+      length([for r in aws_network_acl.this["private"].egress : r if r.action == "allow" && r.from_port == 1024 && contains(["10.0.10.0/24", "10.0.11.0/24", "10.0.12.0/24"], r.cidr_block)]) == 3
+    )
+    error_message = "with interface endpoints, HTTPS and its answers pass between the private subnets (an endpoint ENI in another AZ)"
+  }
+  assert {
+    condition     = length([for r in aws_network_acl.this["private"].ingress : r if r.from_port == 8080 && r.action == "allow"]) == 3 && length([for r in aws_network_acl.this["public"].egress : r if r.from_port == 8080]) == 3
+    error_message = "the ACLs follow app_port"
+  }
+  assert {
+    condition = (
+      length([for r in aws_network_acl.this["database"].ingress : r if r.from_port == 5432 && contains(["10.0.20.0/24", "10.0.21.0/24", "10.0.22.0/24"], r.cidr_block)]) == 3 &&
+      length([for r in aws_network_acl.this["database"].egress : r if r.from_port == 1024 && contains(["10.0.20.0/24", "10.0.21.0/24", "10.0.22.0/24"], r.cidr_block)]) == 3
+    )
+    error_message = "with the RDS Proxy, PostgreSQL and its answers pass within the database tier"
+  }
+}
+
 # --- one run per validation block -------------------------------------------
 
 run "rejects_bad_name" {
@@ -161,4 +296,20 @@ run "rejects_flow_logs_without_key" {
     flow_logs_kms_key_arn = null
   }
   expect_failures = [var.flow_logs_kms_key_arn]
+}
+
+run "rejects_privileged_app_port" {
+  command = plan
+  variables {
+    app_port = 80
+  }
+  expect_failures = [var.app_port]
+}
+
+run "rejects_bad_db_port" {
+  command = plan
+  variables {
+    db_port = 70000
+  }
+  expect_failures = [var.db_port]
 }

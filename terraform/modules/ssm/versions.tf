@@ -1,0 +1,11 @@
+terraform {
+  # 1.9 for validation blocks that refer to other variables.
+  required_version = ">= 1.9.0"
+
+  required_providers {
+    aws = {
+      source  = "hashicorp/aws"
+      version = ">= 5.60, < 6.0"
+    }
+  }
+}
