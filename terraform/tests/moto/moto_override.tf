@@ -28,6 +28,7 @@ provider "aws" {
     rds            = var.moto_endpoint
     secretsmanager = var.moto_endpoint
     sns            = var.moto_endpoint
+    ssm            = var.moto_endpoint
     sts            = var.moto_endpoint
   }
 }
