@@ -122,7 +122,7 @@ export TF_IN_AUTOMATION=1 TF_INPUT=0 CHECKPOINT_DISABLE=1
 cp -R "${repo_root}/terraform" "${work}/terraform"
 find "${work}/terraform" \( -name .terraform -o -name .terraform.lock.hcl -o -name 'terraform.tfstate*' \) -prune -exec rm -rf {} +
 
-roots=(modules/network modules/security modules/database modules/compute modules/iam modules/monitoring envs/dev envs/prod)
+roots=(modules/network modules/security modules/database modules/compute modules/iam modules/monitoring modules/github-oidc envs/dev envs/prod bootstrap)
 
 echo "terraform $(terraform version -json | python3 -c 'import json,sys; print(json.load(sys.stdin)["terraform_version"])'), CLI config ${TF_CLI_CONFIG_FILE#"${repo_root}/"}"
 
