@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs every test of the project: shell lint, the Rust unit and integration tests (each against
+# Runs every test of the project: shell lint, the workflow lints, the Rust unit and integration tests (each against
 # throwaway PostgreSQL clusters and a local AWS emulator the harness starts itself), the deploy
 # script against moto and the smoke test through HAProxy,
 # schemathesis against docs/openapi.yaml on a live server, the Terraform suite, the systemd
@@ -25,6 +25,9 @@ scripts/install-deps.sh
 step "shellcheck"
 mapfile -t shell_scripts < <(git ls-files '*.sh' .ci/run)
 shellcheck -x "${shell_scripts[@]}"
+
+step "GitHub workflows: actionlint, zizmor, check-jsonschema, shellcheck of their steps"
+scripts/lint-workflows.sh
 
 step "cargo test"
 cargo test --locked --all-targets
