@@ -123,7 +123,7 @@ locals {
 
   # --- Terraform apply: the stack's services, in this region; IAM only on the
   # environment's own roles and instance profiles (<name>-<env>-*). -----------
-  stack_services = ["autoscaling", "budgets", "cloudwatch", "ec2", "elasticloadbalancing", "kms", "logs", "rds", "secretsmanager", "sns", "ssm"]
+  stack_services = ["autoscaling", "cloudwatch", "ec2", "elasticloadbalancing", "kms", "logs", "rds", "secretsmanager", "sns", "ssm"]
   apply_statements = {
     for env in var.environments : env => [
       {
@@ -132,6 +132,13 @@ locals {
         Action    = [for s in local.stack_services : "${s}:*"]
         Resource  = ["*"]
         Condition = { StringEquals = { "aws:RequestedRegion" = local.region } }
+      },
+      {
+        # Budgets is a global service (no region to hold it to): its own budget only.
+        Sid      = "ManageOwnBudget"
+        Effect   = "Allow"
+        Action   = ["budgets:*"]
+        Resource = ["arn:${local.partition}:budgets::${local.account}:budget/${var.name}-${env}-*"]
       },
       {
         Sid    = "ManageOwnRoles"

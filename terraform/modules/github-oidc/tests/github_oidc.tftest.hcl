@@ -186,6 +186,10 @@ run "terraform_roles_are_scoped" {
     ])
     error_message = "apply statements on Resource * are held to the region (IAM reads and service-linked roles aside)"
   }
+  assert {
+    condition     = one([for s in jsondecode(aws_iam_role_policy.this["tf-apply-dev"].policy).Statement : s if s.Sid == "ManageOwnBudget"]).Resource == ["arn:aws:budgets::123456789012:budget/itemsd-dev-*"]
+    error_message = "tf-apply-dev manages dev's budget only (budgets is global: no region condition would hold)"
+  }
 }
 
 run "existing_provider" {
