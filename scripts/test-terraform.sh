@@ -180,7 +180,9 @@ availability_zones       = ["us-east-1a", "us-east-1b"]
 alarm_emails             = ["oncall@example.com"]
 TFVARS
   cat "${moto_dir}/moto.auto.tfvars"
-  terraform -chdir="${moto_dir}" init -backend=false -input=false -no-color
+  # The override file swaps envs/dev's S3 backend for a local one, which init sets up offline
+  # (every other step skips the backend with -backend=false).
+  terraform -chdir="${moto_dir}" init -input=false -no-color
 }
 
 moto_apply() {
