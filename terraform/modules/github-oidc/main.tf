@@ -78,6 +78,17 @@ locals {
         }
       },
       {
+        # The launch template's tag specifications: tags at launch only.
+        Sid      = "TagAtLaunch"
+        Effect   = "Allow"
+        Action   = local.deploy_actions["TagAtLaunch"]
+        Resource = ["*"]
+        Condition = { StringEquals = {
+          "aws:RequestedRegion" = local.region
+          "ec2:CreateAction"    = "RunInstances"
+        } }
+      },
+      {
         # The launch template's instance profile (modules/iam: <name>-<env>-inst-*).
         Sid       = "PassInstanceRole"
         Effect    = "Allow"

@@ -136,6 +136,13 @@ run "deploy_role_does_only_what_deploy_sh_does" {
     error_message = "deploy-prod touches prod's group only, and passes the instance role to EC2 only"
   }
   assert {
+    condition = (
+      one([for s in jsondecode(aws_iam_role_policy.this["deploy-dev"].policy).Statement : s if s.Sid == "LaunchFromTemplate"]).Condition.ArnLike["ec2:LaunchTemplate"] == "arn:aws:ec2:eu-north-1:123456789012:launch-template/*" &&
+      one([for s in jsondecode(aws_iam_role_policy.this["deploy-dev"].policy).Statement : s if s.Sid == "TagAtLaunch"]).Condition.StringEquals["ec2:CreateAction"] == "RunInstances"
+    )
+    error_message = "the deploy role launches only from a launch template and tags only at launch"
+  }
+  assert {
     condition = alltrue([
       for s in jsondecode(aws_iam_role_policy.this["deploy-dev"].policy).Statement :
       !anytrue([for a in s.Action : startswith(a, "s3:") || startswith(a, "sts:") || a == "autoscaling:UpdateAutoScalingGroup"])
