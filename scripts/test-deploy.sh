@@ -9,9 +9,9 @@
 # AMIs tagged as ami/itemsd.pkr.hcl tags them, and the SSM parameter modules/compute writes.
 # Each case checks deploy.sh's exit code (its documented one) and its message:
 #   success (0, the group then on the new version, progress lines), a refresh already running
-#   (4, nothing changed), an alarm that rolls the refresh back (7), a failed refresh (5), a
-#   cancelled one (6), a timeout (9, rollback requested), an arm64 AMI for an x86_64 group (3),
-#   bad arguments (2);
+#   (4, nothing changed), an alarm that rolls the refresh back (7), a rollback that fails (8), a
+#   failed refresh (5), a cancelled one (6), a timeout (9, rollback requested), an arm64 AMI for
+#   an x86_64 group (3), bad arguments (2);
 # and that deploy.sh called nothing the deploy role does not grant
 # (terraform/modules/github-oidc/deploy-actions.json, the file the role's policy is built from).
 #
@@ -242,6 +242,10 @@ deploy rollback "$(env_value '.new[1]')"
 check "an alarm fires: exit 7 (RollbackSuccessful) with the alarm in the reason" \
     exited rollback 7 'was rolled back: .*itemsd-test-target-5xx is in ALARM'
 check "an alarm fires: the group stays on launch template version 2" test "$(group_version)" = 2
+
+next_refresh rollback-failed
+deploy rollback-failed "$(env_value '.new[1]')"
+check "the rollback itself fails: exit 8 (RollbackFailed)" exited rollback-failed 8 'the rollback of instance refresh .* failed'
 
 next_refresh failed
 deploy failed "$(env_value '.new[1]')"

@@ -14,6 +14,7 @@ real one moves on between two polls of a deploy script):
             configuration (an UpdateAutoScalingGroup sent to moto), as AWS does
   rollback  Pending, InProgress 50 %, then an alarm fires: RollbackInProgress, then
             RollbackSuccessful; the group keeps its launch template version
+  rollback-failed  as rollback, but the rollback ends RollbackFailed
   failed    Pending, InProgress 0 %, Failed
   cancelled Pending, InProgress 50 %, then someone cancels: Cancelling, Cancelled
   hold      Pending, then InProgress at 30 % for ever (until cancelled or rolled back)
@@ -59,6 +60,12 @@ SCRIPTS = {
         ("InProgress", 50, 1, "Waiting for instances to warm up before continuing."),
         ("RollbackInProgress", 50, 1, f"The instance refresh is rolling back. {ALARM_REASON}."),
         ("RollbackSuccessful", 50, 1, f"The instance refresh was rolled back. {ALARM_REASON}."),
+    ],
+    "rollback-failed": [
+        ("Pending", 0, 2, "Waiting for the instance refresh to start."),
+        ("InProgress", 50, 1, "Waiting for instances to warm up before continuing."),
+        ("RollbackInProgress", 50, 1, f"The instance refresh is rolling back. {ALARM_REASON}."),
+        ("RollbackFailed", 50, 1, "The rollback failed: an instance of the previous configuration failed to launch."),
     ],
     "failed": [
         ("Pending", 0, 2, "Waiting for the instance refresh to start."),
