@@ -2,10 +2,10 @@
 # Installs everything the test command needs that is not already there, from the one list in
 # scripts/lib/tools.sh: Debian's packages (PostgreSQL, HAProxy, shellcheck, packer, musl-tools,
 # debootstrap, systemd-container, qemu, ...) in one apt-get call, the `postgres` user that owns
-# throwaway clusters, the musl Rust target, the project's Python venv and its Node.js tools. Then asks every tool
-# its version, and fails naming any that does not answer. Safe to run again: a machine that has
-# everything installs nothing. Installing packages needs root; without it, it says what is
-# missing.
+# throwaway clusters, the musl Rust target, the project's Python venv and its Node.js tools.
+# Then asks every tool its version, and fails naming any that does not answer. Safe to run
+# again: a machine that has everything installs nothing. Installing packages needs root; without
+# it, it says what is missing.
 #
 # Inputs (environment, all optional):
 #   MACHINE_TOOLS        "false" skips what the machine itself brings (`rustup target add`, the
