@@ -2,17 +2,19 @@
 # Installs everything the test command needs that is not already there, from the one list in
 # scripts/lib/tools.sh: Debian's packages (PostgreSQL, HAProxy, shellcheck, packer, musl-tools,
 # debootstrap, systemd-container, qemu, ...) in one apt-get call, the `postgres` user that owns
-# throwaway clusters, the musl Rust target, and the project's Python venv. Then asks every tool
-# its version, and fails naming any that does not answer. Safe to run again: a machine that has
-# everything installs nothing. Installing packages needs root; without it, it says what is
-# missing.
+# throwaway clusters, the musl Rust target, the project's Python venv and its Node.js tools.
+# Then asks every tool its version, and fails naming any that does not answer. Safe to run
+# again: a machine that has everything installs nothing. Installing packages needs root; without
+# it, it says what is missing.
 #
 # Inputs (environment, all optional):
 #   MACHINE_TOOLS        "false" skips what the machine itself brings (`rustup target add`, the
-#                        checks of cargo, rustup and terraform): for a root filesystem that has
-#                        only Debian (scripts/test-fresh-install.sh)
+#                        checks of cargo, rustup, terraform, node and npm, and the Node.js tools
+#                        npm installs): for a root filesystem that has only Debian
+#                        (scripts/test-fresh-install.sh)
 #   INSTALL_VENV         "false" skips the Python venv
 #   VENV_DIR             where the venv goes (default <repo>/.venv)
+#   NODE_TOOLS_DIR       where the Node.js tools go (default <repo>/.node-tools)
 set -o errexit -o nounset -o pipefail
 
 cd "$(dirname "$0")/.."
@@ -22,6 +24,7 @@ source scripts/lib/tools.sh
 MACHINE_TOOLS=${MACHINE_TOOLS:-true}
 INSTALL_VENV=${INSTALL_VENV:-true}
 VENV_DIR=${VENV_DIR:-$PWD/.venv}
+NODE_TOOLS_DIR=${NODE_TOOLS_DIR:-$PWD/.node-tools}
 [[ "$MACHINE_TOOLS" == true || "$MACHINE_TOOLS" == false ]] || {
     echo "install-deps: error: MACHINE_TOOLS must be true or false" >&2
     exit 64
@@ -59,6 +62,10 @@ fi
 if [[ "$INSTALL_VENV" == true ]]; then
     VENV_DIR=$VENV_DIR scripts/install-python-tools.sh
 fi
+# Node.js and npm are the machine's, like cargo: their tools come with MACHINE_TOOLS.
+if [[ "$MACHINE_TOOLS" == true ]]; then
+    NODE_TOOLS_DIR=$NODE_TOOLS_DIR scripts/install-node-tools.sh
+fi
 
 failed=0
 while read -r cmd; do
@@ -67,6 +74,9 @@ while read -r cmd; do
 done < <(tools_for all)
 if [[ "$INSTALL_VENV" == true ]]; then
     check_venv "$VENV_DIR" || failed=$((failed + $?))
+fi
+if [[ "$MACHINE_TOOLS" == true ]]; then
+    check_node_tools "$NODE_TOOLS_DIR" || failed=$((failed + $?))
 fi
 if ((failed > 0)); then
     echo "install-deps: error: $failed tool(s) missing or not answering (above)" >&2

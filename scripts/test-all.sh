@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs every test of the project: shell lint, the Rust unit and integration tests (each against
-# throwaway PostgreSQL clusters and a local AWS emulator the harness starts itself),
+# Runs every test of the project: shell lint, the workflow lints, the Rust unit and integration tests (each against
+# throwaway PostgreSQL clusters and a local AWS emulator the harness starts itself), the deploy
+# script against moto and the smoke test through HAProxy,
 # schemathesis against docs/openapi.yaml on a live server, the Terraform suite, the systemd
 # unit and Packer lints, the static release build, and the boot test of the image recipe in
 # systemd-nspawn, and the proof that install-deps sets up a fresh Debian root. Installs what is
@@ -25,8 +26,14 @@ step "shellcheck"
 mapfile -t shell_scripts < <(git ls-files '*.sh' .ci/run)
 shellcheck -x "${shell_scripts[@]}"
 
+step "GitHub workflows: actionlint, zizmor, check-jsonschema, shellcheck of their steps"
+scripts/lint-workflows.sh
+
 step "cargo test"
 cargo test --locked --all-targets
+
+step "deploy: scripts/deploy.sh against moto and a refresh stand-in, the smoke test through HAProxy"
+ITEMSD_BINARY="${CARGO_TARGET_DIR:-target}/debug/itemsd" scripts/test-deploy.sh
 
 step "API contract (schemathesis against docs/openapi.yaml)"
 ITEMSD_BINARY="${CARGO_TARGET_DIR:-target}/debug/itemsd" scripts/test-api-schema.sh

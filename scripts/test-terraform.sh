@@ -122,7 +122,7 @@ export TF_IN_AUTOMATION=1 TF_INPUT=0 CHECKPOINT_DISABLE=1
 cp -R "${repo_root}/terraform" "${work}/terraform"
 find "${work}/terraform" \( -name .terraform -o -name .terraform.lock.hcl -o -name 'terraform.tfstate*' \) -prune -exec rm -rf {} +
 
-roots=(modules/network modules/security modules/database modules/compute modules/iam modules/monitoring modules/ssm modules/waf envs/dev envs/prod)
+roots=(modules/network modules/security modules/database modules/compute modules/iam modules/monitoring modules/ssm modules/waf modules/github-oidc envs/dev envs/prod bootstrap)
 
 echo "terraform $(terraform version -json | python3 -c 'import json,sys; print(json.load(sys.stdin)["terraform_version"])'), CLI config ${TF_CLI_CONFIG_FILE#"${repo_root}/"}"
 
@@ -181,7 +181,9 @@ alarm_emails             = ["oncall@example.com"]
 enable_waf               = true  # off in dev; moto implements wafv2, so the run covers the module
 TFVARS
   cat "${moto_dir}/moto.auto.tfvars"
-  terraform -chdir="${moto_dir}" init -backend=false -input=false -no-color
+  # The override file swaps envs/dev's S3 backend for a local one, which init sets up offline
+  # (every other step skips the backend with -backend=false).
+  terraform -chdir="${moto_dir}" init -input=false -no-color
 }
 
 moto_apply() {

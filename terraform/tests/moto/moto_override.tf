@@ -4,6 +4,12 @@
 # talks to a local moto server instead of AWS. Nothing here is used in a real
 # deployment.
 
+# The environments keep their state in S3 (backend "s3", partial configuration);
+# here it stays local, next to the copy under .tmp/, in the emulator's run only.
+terraform {
+  backend "local" {}
+}
+
 provider "aws" {
   region                      = "us-east-1"
   access_key                  = "testing"

@@ -300,6 +300,57 @@ run "group_refreshes_safely" {
   }
 }
 
+# scripts/deploy.sh starts refreshes with what this parameter holds: it must say
+# what the group's own instance_refresh block says.
+run "deploy_parameter_matches_the_refresh_block" {
+  command = plan
+
+  variables {
+    instance_refresh_checkpoints              = [50, 100]
+    instance_refresh_checkpoint_delay_seconds = 300
+  }
+
+  assert {
+    condition     = aws_ssm_parameter.instance_refresh.name == "/itemsd-test/instance-refresh" && aws_ssm_parameter.instance_refresh.type == "String"
+    error_message = "the deploy parameter is /<name>/instance-refresh, a plain String"
+  }
+  assert {
+    condition     = jsondecode(aws_ssm_parameter.instance_refresh.value).AutoScalingGroupName == "itemsd-test" && jsondecode(aws_ssm_parameter.instance_refresh.value).Strategy == "Rolling"
+    error_message = "the parameter names the group and the Rolling strategy"
+  }
+  assert {
+    condition = jsondecode(aws_ssm_parameter.instance_refresh.value).Preferences == {
+      MinHealthyPercentage  = 90
+      MaxHealthyPercentage  = 110
+      InstanceWarmup        = 60
+      AutoRollback          = true
+      SkipMatching          = false
+      CheckpointPercentages = [50, 100]
+      CheckpointDelay       = 300
+      AlarmSpecification    = { Alarms = ["itemsd-test-target-5xx", "itemsd-test-unhealthy-hosts"] }
+    }
+    error_message = "the parameter's preferences are StartInstanceRefresh's: 90-110 %, 60 s warm-up, auto rollback on both alarms, the checkpoints"
+  }
+  assert {
+    condition = (
+      aws_autoscaling_group.this.instance_refresh[0].preferences[0].min_healthy_percentage == jsondecode(aws_ssm_parameter.instance_refresh.value).Preferences.MinHealthyPercentage &&
+      aws_autoscaling_group.this.instance_refresh[0].preferences[0].max_healthy_percentage == jsondecode(aws_ssm_parameter.instance_refresh.value).Preferences.MaxHealthyPercentage &&
+      aws_autoscaling_group.this.instance_refresh[0].preferences[0].instance_warmup == tostring(jsondecode(aws_ssm_parameter.instance_refresh.value).Preferences.InstanceWarmup) &&
+      aws_autoscaling_group.this.instance_refresh[0].preferences[0].checkpoint_delay == tostring(jsondecode(aws_ssm_parameter.instance_refresh.value).Preferences.CheckpointDelay)
+    )
+    error_message = "the instance_refresh block and the deploy parameter agree"
+  }
+}
+
+run "deploy_parameter_without_checkpoints" {
+  command = plan
+
+  assert {
+    condition     = !contains(keys(jsondecode(aws_ssm_parameter.instance_refresh.value).Preferences), "CheckpointPercentages") && !contains(keys(jsondecode(aws_ssm_parameter.instance_refresh.value).Preferences), "CheckpointDelay")
+    error_message = "no checkpoints (dev): the parameter has neither CheckpointPercentages nor CheckpointDelay"
+  }
+}
+
 run "emulator_mode_has_no_instance_refresh" {
   command = plan
 
