@@ -42,6 +42,9 @@ use crate::telemetry::metrics::HttpMetrics;
 /// after the pre-stop delay and the drain (ALB deregistration delay <= pre-stop + drain +
 /// this < systemd TimeoutStopSec; `shutdown_budget_fits_the_unit_and_the_terraform` holds it).
 pub const DUTIES_STOP_BUDGET: Duration = Duration::from_secs(20);
+/// Bound on writing the last lines to stdout (the journal) before exiting: a pipe that takes
+/// longer is stuck, and the stop must still end within `TimeoutStopSec`.
+const STDOUT_FLUSH_TIMEOUT: Duration = Duration::from_secs(2);
 /// The log shipper's name among the duties: it is stopped apart, last.
 const LOGS_DUTY: &str = "log_shipper";
 /// Pre-stop delay when IMDS says the Auto Scaling group is already terminating this instance:
@@ -333,8 +336,11 @@ impl Application {
         if let Some(shipper) = shipper {
             shipper.stop_by(deadline, &logger).await;
         }
-        // Whatever the shipper could not send is gone; stdout (the journal) has every line.
-        logger.flush(Duration::ZERO);
+        // Whatever the shipper could not send is gone; stdout (the journal) gets every line.
+        // The flush blocks on a condition variable: keep it off the runtime's workers.
+        let flushing = logger.clone();
+        let _ =
+            tokio::task::spawn_blocking(move || flushing.flush_stdout(STDOUT_FLUSH_TIMEOUT)).await;
     }
 }
 
@@ -437,7 +443,7 @@ mod tests {
         assert_eq!(tf_default(tf, "systemd_timeout_stop_seconds"), stop);
         // Every step is bounded (the IMDS question inside the pre-stop delay): systemd never
         // kills a clean exit, and the ALB never cuts a request itemsd is still serving.
-        let whole = delay + drain + duties;
+        let whole = delay + drain + duties + STDOUT_FLUSH_TIMEOUT.as_secs();
         assert!(
             whole < stop,
             "{delay} + {drain} + {duties} s must stay below TimeoutStopSec {stop} s"

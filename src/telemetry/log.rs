@@ -134,6 +134,11 @@ impl Logger {
         }
         self.sink.flush(deadline.saturating_sub(started.elapsed()));
     }
+
+    /// Waits (bounded) until every line logged so far is on stdout; not for the shipper.
+    pub fn flush_stdout(&self, deadline: Duration) {
+        self.sink.flush(deadline);
+    }
 }
 
 /// One record under construction; `emit` sends it. Dropping it unsent sends nothing.
