@@ -111,8 +111,8 @@ run "dev_plans" {
     error_message = "db.t4g.micro runs without Performance Insights"
   }
   assert {
-    condition     = startswith(module.compute.service_url, "http://") && tolist(module.compute.internal_paths) == tolist(["/metrics", "/metrics/*", "/db", "/db/*"])
-    error_message = "dev may serve plain HTTP, but not the internal paths"
+    condition     = startswith(module.compute.service_url, "http://") && tolist(module.compute.internal_paths) == tolist(["/metrics*", "/db*", "/status*"])
+    error_message = "dev may serve plain HTTP, but not the internal paths (/metrics, /db, /status)"
   }
   assert {
     # ceil(2 x 110 %) = 3 instances x 10 + 10 = 40 <= floor(1 GiB x 0.7 / 9531392) = 78
