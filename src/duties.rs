@@ -19,7 +19,8 @@ use tokio::task::JoinHandle;
 
 use crate::telemetry::log::Logger;
 
-fn now_ms() -> i64 {
+/// Unix milliseconds now: the clock duty states are written in.
+pub fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)

@@ -16,26 +16,12 @@ const RDS_IAM_ROLE: &str = "rds_iam";
 pub async fn provision(client: &Client, role: &str) -> Result<(), DbError> {
     // `role` is quoted as an identifier; its shape is checked when the configuration is read.
     let ident = format!("\"{role}\"");
-    let exists: bool = client
-        .query_one(
-            "SELECT EXISTS (SELECT FROM pg_roles WHERE rolname = $1)",
-            &[&role],
-        )
-        .await?
-        .try_get(0)?;
-    if !exists {
+    if !role_exists(client, role).await? {
         client
             .batch_execute(&format!("CREATE ROLE {ident} LOGIN"))
             .await?;
     }
-    let rds_iam: bool = client
-        .query_one(
-            "SELECT EXISTS (SELECT FROM pg_roles WHERE rolname = $1)",
-            &[&RDS_IAM_ROLE],
-        )
-        .await?
-        .try_get(0)?;
-    if rds_iam {
+    if role_exists(client, RDS_IAM_ROLE).await? {
         client
             .batch_execute(&format!("GRANT {RDS_IAM_ROLE} TO {ident}"))
             .await?;
@@ -49,4 +35,15 @@ pub async fn provision(client: &Client, role: &str) -> Result<(), DbError> {
         ))
         .await?;
     Ok(())
+}
+
+/// Whether PostgreSQL has a role of that name.
+async fn role_exists(client: &Client, role: &str) -> Result<bool, DbError> {
+    Ok(client
+        .query_one(
+            "SELECT EXISTS (SELECT FROM pg_roles WHERE rolname = $1)",
+            &[&role],
+        )
+        .await?
+        .try_get(0)?)
 }

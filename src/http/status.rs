@@ -4,7 +4,6 @@
 //! answers it with a fixed 404 as well).
 
 use std::sync::atomic::Ordering;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use http::StatusCode;
 use serde::{Deserialize, Serialize};
@@ -86,11 +85,9 @@ pub struct MetricPublishing {
     pub failed_calls: u64,
 }
 
+/// Seconds since `at_ms`, a time a duty state recorded.
 fn age_s(at_ms: i64) -> f64 {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64);
-    (now - at_ms).max(0) as f64 / 1000.0
+    (crate::duties::now_ms() - at_ms).max(0) as f64 / 1000.0
 }
 
 pub fn body(state: &State) -> StatusBody {
