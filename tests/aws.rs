@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use common::app::TestApp;
 use common::client::Client;
+use common::eventually;
 use common::imds::Imds;
 use common::moto::Moto;
 use common::pg::{self, Cluster};
@@ -351,10 +352,12 @@ async fn a_rotated_password_is_followed_without_restart() {
 
     // Steady writes from two clients while the password rotates underneath.
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let created_so_far = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let mut loads = Vec::new();
     for _ in 0..2 {
         let client = client.clone();
         let stop = Arc::clone(&stop);
+        let created_so_far = Arc::clone(&created_so_far);
         loads.push(tokio::spawn(async move {
             let mut statuses = Vec::new();
             while !stop.load(Ordering::Relaxed) {
@@ -366,12 +369,30 @@ async fn a_rotated_password_is_followed_without_restart() {
                         br#"{"name":"r"}"#,
                     )
                     .await;
-                statuses.push(r.map(|r| r.status.as_u16()).unwrap_or(0));
+                let status = r.map(|r| r.status.as_u16()).unwrap_or(0);
+                if status == 201 {
+                    created_so_far.fetch_add(1, Ordering::Relaxed);
+                }
+                statuses.push(status);
             }
             statuses
         }));
     }
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let created_after = |n: u64| {
+        let created_so_far = Arc::clone(&created_so_far);
+        move || {
+            let created_so_far = Arc::clone(&created_so_far);
+            async move { created_so_far.load(Ordering::Relaxed) >= n }
+        }
+    };
+    // Rotate as soon as the load runs: within a second of the start-up read, where a read
+    // prompted by the refused password must still happen (it once handed the old one back).
+    eventually(
+        "the load is writing",
+        Duration::from_secs(10),
+        created_after(10),
+    )
+    .await;
     cluster
         .execute(
             "postgres",
@@ -395,7 +416,13 @@ async fn a_rotated_password_is_followed_without_restart() {
         "database authentication failed: reading the secret again",
         Duration::from_secs(10),
     );
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    let before = created_so_far.load(Ordering::Relaxed);
+    eventually(
+        "writes go on with the new password",
+        Duration::from_secs(10),
+        created_after(before + 20),
+    )
+    .await;
     stop.store(true, Ordering::Relaxed);
     let mut statuses = Vec::new();
     for load in loads {

@@ -218,12 +218,18 @@ impl CredentialSource for SecretCredentials {
         Box::pin(async move {
             let seen = self.reads.load(Ordering::Acquire);
             let mut last_read = self.last_read.lock().await;
-            // Another connection that failed at the same moment has just read it; or the
-            // secret was read a moment ago and reading it again would only hammer the API.
-            if self.reads.load(Ordering::Acquire) != seen
-                || last_read.is_some_and(|t| t.elapsed() < MIN_REFRESH_INTERVAL)
-            {
+            // Another connection that failed at the same moment has just read it.
+            if self.reads.load(Ordering::Acquire) != seen {
                 return self.current().map(|_| ());
+            }
+            // Read a moment ago (at start, say, just before a rotation): handing back the
+            // password that has just failed would fail this connection too, so wait out the
+            // interval and read. Holding the lock while waiting keeps it one read per
+            // interval however many connections fail; they queue and share the read.
+            if let Some(wait) =
+                last_read.and_then(|t| MIN_REFRESH_INTERVAL.checked_sub(t.elapsed()))
+            {
+                tokio::time::sleep(wait).await;
             }
             // Said when working credentials were refused (a rotation); while there are none,
             // the failed reads say enough.
