@@ -27,10 +27,28 @@ const MIN_REFRESH_INTERVAL: Duration = Duration::from_secs(1);
 /// read again (at most once a second) while there are no credentials.
 const FIRST_READ_BUDGET: Duration = Duration::from_secs(10);
 
+/// The stable part of a failed call: the same failure read again gives the same cause.
+fn fetch_cause<R>(e: &SdkError<GetSecretValueError, R>) -> String {
+    match e {
+        SdkError::ServiceError(s) => s.err().meta().code().unwrap_or("service error").to_owned(),
+        SdkError::TimeoutError(_) => "timeout".to_owned(),
+        SdkError::DispatchFailure(_) => "dispatch failure".to_owned(),
+        SdkError::ResponseError(_) => "response error".to_owned(),
+        SdkError::ConstructionFailure(_) => "construction failure".to_owned(),
+        _ => "other".to_owned(),
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum SecretError {
     #[error("could not read secret {arn}: {detail}")]
-    Fetch { arn: String, detail: String },
+    Fetch {
+        arn: String,
+        detail: String,
+        /// What failed, without what differs per call (the request id): the error code, or
+        /// the kind of failure when there is none.
+        cause: String,
+    },
     #[error("secret {arn} has no string value")]
     NotString { arn: String },
     #[error("secret {arn} is malformed: {source}")]
@@ -39,6 +57,16 @@ pub enum SecretError {
         #[source]
         source: parse::ShapeError,
     },
+}
+
+impl SecretError {
+    /// The failure without what differs per call: two reads failing alike give the same.
+    pub fn cause(&self) -> String {
+        match self {
+            Self::Fetch { arn, cause, .. } => format!("{arn}: {cause}"),
+            other => other.to_string(),
+        }
+    }
 }
 
 pub struct SecretCredentials {
@@ -57,6 +85,9 @@ pub struct SecretCredentials {
     /// Reads completed so far: a caller that waited for `last_read` while another read ran
     /// sees it changed and uses that read instead of making its own.
     reads: AtomicU64,
+    /// The cause of the reads failing now, if they are: a failure is logged when its cause
+    /// changes, not at every read (the whole error differs per read by its request id).
+    failing: std::sync::Mutex<Option<String>>,
     /// Last successful read and last failure (at start, on schedule, or after an
     /// authentication failure), for `/metrics` and `itemsd status`.
     pub state: Arc<DutyState>,
@@ -81,6 +112,7 @@ impl SecretCredentials {
             current: RwLock::new(Err(CredentialsError("secret not read yet".into()))),
             last_read: Mutex::new(None),
             reads: AtomicU64::new(0),
+            failing: std::sync::Mutex::new(None),
             state: Arc::default(),
             logger,
         });
@@ -117,6 +149,7 @@ impl SecretCredentials {
             .map_err(|e: SdkError<GetSecretValueError>| SecretError::Fetch {
                 arn: arn.to_owned(),
                 detail: DisplayErrorContext(&e).to_string(),
+                cause: fetch_cause(&e),
             })?;
         out.secret_string()
             .map(str::to_owned)
@@ -166,6 +199,9 @@ impl SecretCredentials {
         }
         match result {
             Ok(target) => {
+                if let Ok(mut failing) = self.failing.lock() {
+                    *failing = None;
+                }
                 let changed = current.as_ref().map_or(true, |old| old != &target);
                 if changed {
                     self.logger
@@ -180,7 +216,13 @@ impl SecretCredentials {
             Err(e) => {
                 // Once per cause: without credentials every new connection asks again.
                 let said = e.to_string();
-                if current.as_ref().err().is_none_or(|old| old.0 != said) {
+                let cause = e.cause();
+                let new_cause = self
+                    .failing
+                    .lock()
+                    .map(|mut failing| failing.replace(cause.clone()) != Some(cause))
+                    .unwrap_or(true);
+                if new_cause {
                     self.logger
                         .error("could not read database credentials")
                         .error_chain(&e)
