@@ -106,20 +106,15 @@ impl Application {
         let resolved = resolve(&config, &logger, DbLogin::Service).await?;
         let mut duties = Duties::new(logger.clone());
         let mut duty_states: DutyStates = Vec::new();
-        let log_shipping = match (&config.aws.logs, &resolved.sdk) {
-            (Some(logs), Some(sdk)) => {
-                let destination = cloudwatch_logs::Destination {
-                    group: logs.group.clone(),
-                    stream: logs
-                        .stream
-                        .clone()
-                        .unwrap_or_else(|| resolved.app.instance_id.clone()),
-                };
+        let log_shipping = match (&config.aws.logs, resolved.logs) {
+            (Some(logs), Some(target)) => {
+                let destination = target.destination;
                 let state = Arc::new(DutyState::default());
                 let (sink, stats, shipper) = cloudwatch_logs::start(
-                    aws_sdk_cloudwatchlogs::Client::new(sdk),
+                    target.client,
                     destination.clone(),
                     logs.buffer_bytes,
+                    target.backoff,
                     logger.clone(),
                     Arc::clone(&state),
                 );
@@ -173,10 +168,10 @@ impl Application {
         if let Some(secrets) = &resolved.secrets {
             duty_states.push(("secret_refresh", Arc::clone(&secrets.state)));
         }
-        let publisher = match (&config.aws.metrics, &resolved.sdk) {
-            (Some(m), Some(sdk)) => Some(Publisher {
-                client: aws_sdk_cloudwatch::Client::new(sdk),
-                namespace: m.namespace.clone(),
+        let publisher = match (&config.aws.metrics, resolved.metrics) {
+            (Some(m), Some(target)) => Some(Publisher {
+                client: target.client,
+                namespace: target.namespace,
                 interval: m.interval,
                 who: Who {
                     instance_id: resolved.app.instance_id.clone(),
@@ -187,6 +182,7 @@ impl Application {
                 read_app: app_reader(&pool, &metrics, &health, log_shipping.as_ref()),
                 logger: logger.clone(),
                 stats: Arc::new(PublisherStats::default()),
+                backoff: target.backoff,
                 state: Arc::default(),
             }),
             _ => None,

@@ -22,8 +22,6 @@ use aws_smithy_types::timeout::TimeoutConfig;
 /// Connect timeout for AWS endpoints: they answer in milliseconds when reachable (through NAT
 /// or a VPC endpoint); a blackholed route should fail fast and be retried.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
-/// One attempt of one API call, including reading the answer.
-const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The SDK's HTTPS client with a single TLS stack, rustls on ring (the SDK's default adds
 /// aws-lc-rs as well: twice the TLS code in the static binary).
@@ -37,15 +35,16 @@ pub fn http_client() -> SharedHttpClient {
 
 /// Loads the SDK configuration: the standard credential chain (environment, profile, web
 /// identity, container, instance profile) and `AWS_ENDPOINT_URL`, so the same binary runs
-/// against a local emulator.
-pub async fn sdk_config(region: &str) -> SdkConfig {
+/// against a local emulator. `attempt_timeout` bounds one attempt of one call, answer included
+/// (`AWS_ATTEMPT_TIMEOUT_MS`).
+pub async fn sdk_config(region: &str, attempt_timeout: Duration) -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new(region.to_owned()))
         .http_client(http_client())
         .timeout_config(
             TimeoutConfig::builder()
                 .connect_timeout(CONNECT_TIMEOUT)
-                .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+                .operation_attempt_timeout(attempt_timeout)
                 .build(),
         )
         .load()

@@ -1,9 +1,13 @@
 //! What start-up must learn before serving, for `serve` and `check` alike: who this instance
-//! is (IMDSv2, bounded) and where the database credentials come from.
+//! is (IMDSv2, bounded), where the database credentials come from, and the AWS clients and
+//! destinations of the log shipper and the metric publisher (built here once, so that what
+//! `check` tries is what `serve` uses).
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::cloudwatch_logs::retry::Backoff;
+use super::cloudwatch_logs::Destination;
 use super::imds::Metadata;
 use super::secrets::SecretCredentials;
 use crate::config::{Config, ImdsConfig};
@@ -42,8 +46,24 @@ pub struct Resolved {
     pub credentials: Arc<dyn CredentialSource>,
     /// The same source when it is Secrets Manager, for the refresh schedule.
     pub secrets: Option<Arc<SecretCredentials>>,
-    /// The SDK configuration, when any duty needs the AWS API.
-    pub sdk: Option<aws_config::SdkConfig>,
+    /// Where logs ship, when `CLOUDWATCH_LOG_GROUP` is set.
+    pub logs: Option<LogsTarget>,
+    /// Where metrics go, when `CLOUDWATCH_NAMESPACE` is set.
+    pub metrics: Option<MetricsTarget>,
+}
+
+/// The log group and stream, and the client that writes them.
+pub struct LogsTarget {
+    pub client: aws_sdk_cloudwatchlogs::Client,
+    pub destination: Destination,
+    pub backoff: Backoff,
+}
+
+/// The metric namespace and the client that publishes to it.
+pub struct MetricsTarget {
+    pub client: aws_sdk_cloudwatch::Client,
+    pub namespace: String,
+    pub backoff: Backoff,
 }
 
 /// Asks IMDS who this is (bounded), then reads the database secret when one is configured.
@@ -59,7 +79,7 @@ pub async fn resolve(
         DbLogin::Owner => None,
     };
     let sdk = match (&app.region, config.aws.needs_api() || iam_user.is_some()) {
-        (Some(region), true) => Some(super::sdk_config(region).await),
+        (Some(region), true) => Some(super::sdk_config(region, config.aws.attempt_timeout).await),
         (None, true) => return Err(ResolveError::NoRegion),
         (_, false) => None,
     };
@@ -98,12 +118,38 @@ pub async fn resolve(
         (Some(_), _, _) => return Err(ResolveError::NoRegion),
         (None, _, _) => credentials,
     };
+    let backoff = Backoff {
+        cap: config.aws.retry_backoff_cap,
+    };
+    let logs = match (&config.aws.logs, &sdk) {
+        (Some(logs), Some(sdk)) => Some(LogsTarget {
+            client: aws_sdk_cloudwatchlogs::Client::new(sdk),
+            destination: Destination {
+                group: logs.group.clone(),
+                stream: logs
+                    .stream
+                    .clone()
+                    .unwrap_or_else(|| app.instance_id.clone()),
+            },
+            backoff,
+        }),
+        _ => None,
+    };
+    let metrics = match (&config.aws.metrics, &sdk) {
+        (Some(metrics), Some(sdk)) => Some(MetricsTarget {
+            client: aws_sdk_cloudwatch::Client::new(sdk),
+            namespace: metrics.namespace.clone(),
+            backoff,
+        }),
+        _ => None,
+    };
     Ok(Resolved {
         app,
         metadata,
         credentials,
         secrets,
-        sdk,
+        logs,
+        metrics,
     })
 }
 

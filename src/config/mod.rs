@@ -218,6 +218,10 @@ pub struct AwsConfig {
     pub db_secret_arn: Option<String>,
     /// How often the secret is read again even without an authentication failure.
     pub secret_refresh: Duration,
+    /// Longest one attempt of one AWS API call may take, answer included.
+    pub attempt_timeout: Duration,
+    /// Longest wait between the log shipper's and the metric publisher's retries.
+    pub retry_backoff_cap: Duration,
     /// Log shipping, on when `CLOUDWATCH_LOG_GROUP` is set.
     pub logs: Option<LogsConfig>,
     /// Metric publishing, on when `CLOUDWATCH_NAMESPACE` is set.
@@ -384,6 +388,12 @@ impl Config {
                 },
                 db_secret_arn: env.get("DB_SECRET_ARN"),
                 secret_refresh: env.seconds("DB_SECRET_REFRESH_SECONDS", 900, 1..=86_400)?,
+                attempt_timeout: env.millis("AWS_ATTEMPT_TIMEOUT_MS", 10_000, 100..=60_000)?,
+                retry_backoff_cap: env.millis(
+                    "CLOUDWATCH_RETRY_BACKOFF_CAP_MS",
+                    20_000,
+                    10..=300_000,
+                )?,
                 logs: match env.get("CLOUDWATCH_LOG_GROUP") {
                     None => None,
                     Some(group) => Some(LogsConfig {

@@ -51,6 +51,8 @@ pub const SETTINGS: &[Setting] = &[
     s("CLOUDWATCH_LOG_STREAM", "the instance id", "the stream", "i-0123456789abcdef0"),
     s("CLOUDWATCH_LOG_BUFFER_BYTES", "`8388608`", "bound on log bytes waiting to be shipped; beyond it the oldest are dropped and counted", "8388608"),
     s("CLOUDWATCH_LOG_FLUSH_MS", "`5000`", "longest a line waits before a call ships it (sooner when half a batch is waiting)", "5000"),
+    s("CLOUDWATCH_RETRY_BACKOFF_CAP_MS", "`20000`", "longest wait between retries of a failed PutLogEvents or PutMetricData (jittered, doubling from 200 ms)", "20000"),
+    s("AWS_ATTEMPT_TIMEOUT_MS", "`10000`", "longest one attempt of one AWS API call may take, answer included (the SDK retries it)", "10000"),
     s("CLOUDWATCH_NAMESPACE", "unset (no metrics)", "publish metrics under this namespace (the Terraform uses `Itemsd`)", "Itemsd"),
     s("CLOUDWATCH_METRICS_INTERVAL_SECONDS", "`60`", "publishing interval", "60"),
     s("DB_HOST", "`localhost`", "the database host", "db.internal"),

@@ -135,16 +135,9 @@ pub async fn check(config: &Config, out: &mut impl Write) -> bool {
         ),
     );
     let mut ok = true;
-    if let (Some(logs), Some(sdk)) = (&config.aws.logs, &resolved.sdk) {
-        let destination = cloudwatch_logs::Destination {
-            group: logs.group.clone(),
-            stream: logs
-                .stream
-                .clone()
-                .unwrap_or_else(|| app.instance_id.clone()),
-        };
-        let client = aws_sdk_cloudwatchlogs::Client::new(sdk);
-        match cloudwatch_logs::test_call(&client, &destination).await {
+    if let Some(logs) = &resolved.logs {
+        let destination = &logs.destination;
+        match cloudwatch_logs::test_call(&logs.client, destination).await {
             Ok(()) => line(
                 out,
                 true,
@@ -160,9 +153,10 @@ pub async fn check(config: &Config, out: &mut impl Write) -> bool {
             }
         }
     }
-    if let (Some(metrics), Some(sdk)) = (&config.aws.metrics, &resolved.sdk) {
-        let client = aws_sdk_cloudwatch::Client::new(sdk);
-        match cloudwatch_metrics::test_call(&client, &metrics.namespace, &app.instance_id).await {
+    if let Some(metrics) = &resolved.metrics {
+        match cloudwatch_metrics::test_call(&metrics.client, &metrics.namespace, &app.instance_id)
+            .await
+        {
             Ok(()) => line(
                 out,
                 true,

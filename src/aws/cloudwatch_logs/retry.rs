@@ -9,8 +9,12 @@ use aws_sdk_cloudwatchlogs::operation::put_log_events::PutLogEventsError;
 
 /// First retry waits up to this long...
 const BACKOFF_BASE: Duration = Duration::from_millis(200);
-/// ...and no retry waits longer than this, however long CloudWatch stays away.
-const BACKOFF_CAP: Duration = Duration::from_secs(20);
+/// ...and no retry waits longer than the cap (`CLOUDWATCH_RETRY_BACKOFF_CAP_MS`, 20 s by
+/// default), however long CloudWatch stays away.
+#[derive(Clone, Copy, Debug)]
+pub struct Backoff {
+    pub cap: Duration,
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Action {
@@ -35,12 +39,14 @@ pub fn classify<R>(err: &SdkError<PutLogEventsError, R>) -> Action {
     }
 }
 
-/// Full-jitter exponential backoff: a random wait up to `min(cap, base * 2^attempt)`.
-pub fn backoff(attempt: u32) -> Duration {
-    let ceiling = BACKOFF_BASE
-        .saturating_mul(1u32.checked_shl(attempt.min(16)).unwrap_or(u32::MAX))
-        .min(BACKOFF_CAP);
-    ceiling.mul_f64(fastrand::f64())
+impl Backoff {
+    /// Full-jitter exponential backoff: a random wait up to `min(cap, base * 2^attempt)`.
+    pub fn wait(self, attempt: u32) -> Duration {
+        let ceiling = BACKOFF_BASE
+            .saturating_mul(1u32.checked_shl(attempt.min(16)).unwrap_or(u32::MAX))
+            .min(self.cap);
+        ceiling.mul_f64(fastrand::f64())
+    }
 }
 
 #[cfg(test)]
@@ -119,11 +125,19 @@ mod tests {
 
     #[test]
     fn backoff_is_capped_and_jittered() {
+        let backoff = Backoff {
+            cap: Duration::from_secs(20),
+        };
         for attempt in 0..40 {
-            let wait = backoff(attempt);
-            assert!(wait <= BACKOFF_CAP, "attempt {attempt}: {wait:?}");
+            let wait = backoff.wait(attempt);
+            assert!(wait <= backoff.cap, "attempt {attempt}: {wait:?}");
         }
-        let early: Vec<Duration> = (0..50).map(|_| backoff(0)).collect();
+        // A cap below the base bounds the first retries too (the outage tests' setting).
+        let short = Backoff {
+            cap: Duration::from_millis(50),
+        };
+        assert!((0..50).all(|a| short.wait(a) <= short.cap));
+        let early: Vec<Duration> = (0..50).map(|_| backoff.wait(0)).collect();
         assert!(early.iter().all(|w| *w <= BACKOFF_BASE));
         assert!(early.windows(2).any(|w| w[0] != w[1]), "jittered");
     }

@@ -16,7 +16,7 @@ use tokio::sync::Notify;
 
 use super::batch::{self, Event};
 use super::destination::{self, Destination, DestinationError};
-use super::retry::{self, Action};
+use super::retry::{self, Action, Backoff};
 use crate::duties::{DutyState, Stop};
 use crate::telemetry::log::{LogSink, Logger};
 
@@ -152,6 +152,7 @@ pub fn start(
     client: Client,
     destination: Destination,
     capacity: usize,
+    backoff: Backoff,
     logger: Logger,
     state: Arc<DutyState>,
 ) -> (Arc<CloudWatchLogsSink>, Arc<ShipperStats>, Shipper) {
@@ -174,6 +175,7 @@ pub fn start(
         client,
         destination,
         shared: Arc::clone(&shared),
+        backoff,
         logger,
         destination_failing: AtomicBool::new(false),
         state,
@@ -185,6 +187,8 @@ pub struct Shipper {
     client: Client,
     destination: Destination,
     shared: Arc<Shared>,
+    /// Waits between the attempts of a batch, whatever the failure.
+    backoff: Backoff,
     logger: Logger,
     /// Set while making the destination ready keeps failing: its cause is logged once, when it
     /// starts failing, not at every retry (the retries are counted in `/metrics`).
@@ -335,7 +339,7 @@ impl Shipper {
             }
             // Every path that tries again waits first, however it failed.
             self.shared.stats.retries.fetch_add(1, Ordering::Relaxed);
-            tokio::time::sleep(retry::backoff(attempt)).await;
+            tokio::time::sleep(self.backoff.wait(attempt)).await;
             previous = Some(action);
             attempt += 1;
         }

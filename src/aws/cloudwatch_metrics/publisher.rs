@@ -56,6 +56,8 @@ pub struct Publisher {
     pub read_app: AppReader,
     pub logger: Logger,
     pub stats: Arc<PublisherStats>,
+    /// Waits between the attempts of one interval's calls.
+    pub backoff: retry::Backoff,
     /// Last success and last error, for `/metrics` and `itemsd status`.
     pub state: Arc<DutyState>,
 }
@@ -187,7 +189,7 @@ impl Publisher {
                                 .emit();
                             break;
                         }
-                        tokio::time::sleep(retry::backoff(attempt)).await;
+                        tokio::time::sleep(self.backoff.wait(attempt)).await;
                     }
                 }
             }

@@ -4,7 +4,7 @@
 use aws_sdk_cloudwatch::error::SdkError;
 use aws_sdk_cloudwatch::operation::put_metric_data::PutMetricDataError;
 
-pub use crate::aws::cloudwatch_logs::retry::backoff;
+pub use crate::aws::cloudwatch_logs::retry::Backoff;
 
 pub fn is_permanent<R>(err: &SdkError<PutMetricDataError, R>) -> bool {
     match err {
