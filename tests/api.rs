@@ -4,7 +4,7 @@
 mod common;
 
 use std::collections::{BTreeSet, HashMap};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::app::TestApp;
 use common::client::{raw_exchange, raw_status};
@@ -661,13 +661,10 @@ async fn fifty_failing_writes_then_one_that_works(shared: usize) {
         assert_eq!(resp.status, 409, "write {i}: {}", resp.text());
         resp.error_message(409);
     }
-    let started = Instant::now();
+    // A leaked connection per failure would have emptied the pool: this write would wait out
+    // the pool's timeout and get a 503. The pool gauge below says none leaked.
     let resp = app.post_json("/api/items", r#"{"name":"works"}"#).await;
     assert_eq!(resp.status, 201, "{}", resp.text());
-    assert!(
-        started.elapsed() < Duration::from_secs(1),
-        "the successful write must not have waited for a connection"
-    );
     let metrics = app.get("/metrics").await.text();
     assert!(
         metrics.contains(&format!("db_pool_in_use {shared}\n")),

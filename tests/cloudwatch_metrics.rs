@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use common::cbor_shim::CborShim;
 use common::client::Client;
+use common::eventually_ok;
 use common::moto::Moto;
 use common::pg;
 use common::process::{db_env, itemsd, Process};
@@ -25,9 +26,6 @@ async fn env(moto: &Moto, shim: &CborShim, interval_s: u32) -> Vec<(&'static str
     env.extend(moto.env());
     env.extend([
         ("AWS_ENDPOINT_URL_CLOUDWATCH", shim.endpoint()),
-        ("APPLICATION_PORT", "0".to_owned()),
-        ("BIND_ADDRESS", "127.0.0.1".to_owned()),
-        ("SHUTDOWN_DELAY_SECONDS", "0".to_owned()),
         ("INSTANCE_ID", INSTANCE.to_owned()),
         ("AUTOSCALING_GROUP_NAME", GROUP.to_owned()),
         ("CLOUDWATCH_NAMESPACE", NAMESPACE.to_owned()),
@@ -82,25 +80,24 @@ fn listed(moto: &Moto) -> Vec<(String, Vec<String>)> {
 // Multi-threaded: the test blocks on the child process while its own tasks keep running.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn application_and_host_metrics_arrive_with_their_dimensions() {
-    let moto = Moto::start();
+    let moto = Moto::start().await;
     let shim = CborShim::start(moto.addr).await;
     let mut proc = Process::spawn(itemsd(&env(&moto, &shim, 1).await));
-    let client = Client::new(proc.addr());
+    let client = Client::new(proc.addr().await);
     for _ in 0..7 {
         assert_eq!(client.get("/api/items").await.status, 200);
     }
     let instance = [("InstanceId", INSTANCE), ("AutoScalingGroupName", GROUP)];
     // Published by the interval, while itemsd runs.
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while statistic(&moto, "RequestCount", &instance, "Sum") != Some(7.0) {
-        assert!(
-            Instant::now() < deadline,
-            "7 requests not published within 15 s"
-        );
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
+    eventually_ok("7 requests published", Duration::from_secs(15), || async {
+        match statistic(&moto, "RequestCount", &instance, "Sum") {
+            Some(7.0) => Ok(()),
+            other => Err(format!("RequestCount sum {other:?}")),
+        }
+    })
+    .await;
     proc.signal(libc::SIGTERM);
-    assert_eq!(proc.wait_exit(Duration::from_secs(20)), 0);
+    assert_eq!(proc.wait_exit(Duration::from_secs(20)).await, 0);
     assert!(
         !proc.output().contains("PutMetricData failed"),
         "{}",
@@ -182,7 +179,7 @@ async fn application_and_host_metrics_arrive_with_their_dimensions() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn check_reports_that_logs_and_metrics_accept_a_test_call() {
-    let moto = Moto::start();
+    let moto = Moto::start().await;
     let shim = CborShim::start(moto.addr).await;
     let mut env = env(&moto, &shim, 60).await;
     env.push(("CLOUDWATCH_LOG_GROUP", "/itemsd/check".to_owned()));
@@ -205,16 +202,16 @@ async fn check_reports_that_logs_and_metrics_accept_a_test_call() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stopping_publishes_the_last_interval() {
-    let moto = Moto::start();
+    let moto = Moto::start().await;
     let shim = CborShim::start(moto.addr).await;
     // An interval longer than the test: only the publish that stopping makes can carry these.
     let mut proc = Process::spawn(itemsd(&env(&moto, &shim, 600).await));
-    let client = Client::new(proc.addr());
+    let client = Client::new(proc.addr().await);
     for _ in 0..5 {
         assert_eq!(client.get("/health").await.status, 200);
     }
     proc.signal(libc::SIGTERM);
-    assert_eq!(proc.wait_exit(Duration::from_secs(20)), 0);
+    assert_eq!(proc.wait_exit(Duration::from_secs(20)).await, 0);
     let instance = [("InstanceId", INSTANCE), ("AutoScalingGroupName", GROUP)];
     assert_eq!(
         statistic(&moto, "RequestCount", &instance, "Sum"),

@@ -5,14 +5,14 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::cbor_shim::{CborShim, Signer};
 use common::client::Client;
-use common::eventually;
 use common::moto::Moto;
 use common::pg;
 use common::process::{db_env, itemsd, Process};
+use common::{eventually, eventually_ok};
 
 const GROUP: &str = "/itemsd/least-privilege";
 const STREAM: &str = "i-least-privilege";
@@ -147,9 +147,6 @@ async fn start_itemsd(moto: &Moto, keys: &Keys, db: &str) -> (Process, Client, C
         ("AWS_ACCESS_KEY_ID", keys.instance.0.clone()),
         ("AWS_SECRET_ACCESS_KEY", keys.instance.1.clone()),
         ("DB_SECRET_ARN", keys.secret_arn.clone()),
-        ("APPLICATION_PORT", "0".into()),
-        ("BIND_ADDRESS", "127.0.0.1".into()),
-        ("SHUTDOWN_DELAY_SECONDS", "0".into()),
         ("INSTANCE_ID", STREAM.into()),
         ("CLOUDWATCH_LOG_GROUP", GROUP.into()),
         ("CLOUDWATCH_LOG_FLUSH_MS", "200".into()),
@@ -157,7 +154,7 @@ async fn start_itemsd(moto: &Moto, keys: &Keys, db: &str) -> (Process, Client, C
         ("CLOUDWATCH_METRICS_INTERVAL_SECONDS", "1".into()),
     ]);
     let mut proc = Process::spawn(itemsd(&env));
-    let client = Client::new(proc.addr());
+    let client = Client::new(proc.addr().await);
     (proc, client, shim)
 }
 
@@ -169,14 +166,12 @@ fn shipped_ids(moto: &Moto, prefix: &str) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_terraform_grants_are_enough_for_every_duty() {
     let db = pg::shared().fresh_database().await;
-    let mut moto = Moto::start_with_iam(SETUP_CALLS);
+    let mut moto = Moto::start_with_iam(SETUP_CALLS).await;
     let keys = setup(&mut moto, GROUP, &db).await;
     let (mut proc, client, _shim) = start_itemsd(&moto, &keys, &db).await;
 
     // The secret was read: the database works with its credentials.
-    let mut created = 0;
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while created == 0 {
+    eventually_ok("a first item created", Duration::from_secs(20), || async {
         let resp = client
             .send(
                 "POST",
@@ -186,15 +181,12 @@ async fn the_terraform_grants_are_enough_for_every_duty() {
             )
             .await;
         if resp.status == 201 {
-            created += 1;
+            Ok(())
         } else {
-            if Instant::now() > deadline {
-                proc.read_available();
-                panic!("no 201: {}\n{}", resp.text(), proc.output());
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
+            Err(format!("{} {}", resp.status, resp.text()))
         }
-    }
+    })
+    .await;
     for i in 0..50 {
         let id = format!("iam-{i:03}");
         client
@@ -233,15 +225,17 @@ async fn the_terraform_grants_are_enough_for_every_duty() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_log_group_the_role_may_not_create_is_one_line_and_a_bounded_retry_rate() {
     let db = pg::shared().fresh_database().await;
-    let mut moto = Moto::start_with_iam(SETUP_CALLS);
+    let mut moto = Moto::start_with_iam(SETUP_CALLS).await;
     // The Terraform has not made the group (yet): ours is missing, and the role may not make it.
     let keys = setup(&mut moto, "/some-other-group", &db).await;
     let (mut proc, client, _shim) = start_itemsd(&moto, &keys, &db).await;
 
-    let line = proc.wait_for_log(
-        "log group missing: logs wait in the buffer until it exists",
-        Duration::from_secs(10),
-    );
+    let line = proc
+        .wait_for_log(
+            "log group missing: logs wait in the buffer until it exists",
+            Duration::from_secs(10),
+        )
+        .await;
     assert_eq!(line["level"], "ERROR", "{line}");
     let said = line["error"].as_str().unwrap_or_default();
     assert!(

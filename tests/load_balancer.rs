@@ -21,11 +21,10 @@ const PACE: Duration = Duration::from_millis(10);
 /// Enough answers between steps that every phase is known to have carried traffic.
 const ANSWERS_PER_PHASE: u64 = 200;
 
-fn start_instance(db: &str, port: u16, name: &str) -> Process {
+async fn start_instance(db: &str, port: u16, name: &str) -> Process {
     let mut env = db_env(pg::shared(), db);
     env.extend([
         ("APPLICATION_PORT", port.to_string()),
-        ("BIND_ADDRESS", "127.0.0.1".into()),
         ("INSTANCE_ID", name.into()),
         (
             "SHUTDOWN_DELAY_SECONDS",
@@ -33,17 +32,17 @@ fn start_instance(db: &str, port: u16, name: &str) -> Process {
         ),
         ("SHUTDOWN_TIMEOUT_SECONDS", "10".into()),
         ("HEALTH_PROBE_INTERVAL_SECONDS", "1".into()),
-        ("AWS_EC2_METADATA_DISABLED", "true".into()),
     ]);
     let mut proc = Process::spawn(itemsd(&env));
-    proc.wait_for_log("itemsd listening", Duration::from_secs(20));
+    proc.wait_for_log("itemsd listening", Duration::from_secs(20))
+        .await;
     proc
 }
 
 /// SIGTERM, as systemd sends it, then the exit: zero, after a clean drain.
-fn stop_instance(mut proc: Process) -> Process {
+async fn stop_instance(mut proc: Process) -> Process {
     proc.signal(libc::SIGTERM);
-    let code = tokio::task::block_in_place(|| proc.wait_exit(Duration::from_secs(30)));
+    let code = proc.wait_exit(Duration::from_secs(30)).await;
     assert_eq!(code, 0, "itemsd exits 0 after draining:\n{}", proc.output());
     proc
 }
@@ -68,12 +67,12 @@ fn assert_no_failure(outcomes: &[Outcome]) {
     println!("{} requests, all 2xx", outcomes.len());
 }
 
-fn wait_up(lb: &HaProxy, slot: &str) {
-    tokio::task::block_in_place(|| lb.wait_state(slot, "UP", Duration::from_secs(20)));
+async fn wait_up(lb: &HaProxy, slot: &str) {
+    lb.wait_state(slot, "UP", Duration::from_secs(20)).await;
 }
 
-fn wait_down(lb: &HaProxy, slot: &str) {
-    tokio::task::block_in_place(|| lb.wait_state(slot, "DOWN", Duration::from_secs(20)));
+async fn wait_down(lb: &HaProxy, slot: &str) {
+    lb.wait_state(slot, "DOWN", Duration::from_secs(20)).await;
 }
 
 /// Instance refresh: the new instance comes up at a new address and is healthy in the target
@@ -81,32 +80,32 @@ fn wait_down(lb: &HaProxy, slot: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn instance_refresh_behind_haproxy_fails_no_request() {
     let db = pg::shared().fresh_database().await;
-    let ports: Vec<u16> = (0..4).map(|_| pg::free_port()).collect();
-    let old_a = start_instance(&db, ports[0], "i-old-a");
-    let old_b = start_instance(&db, ports[1], "i-old-b");
-    let lb = HaProxy::start(&ports);
-    wait_up(&lb, "s0");
-    wait_up(&lb, "s1");
+    let ports: Vec<u16> = (0..4).map(|_| common::free_port()).collect();
+    let old_a = start_instance(&db, ports[0], "i-old-a").await;
+    let old_b = start_instance(&db, ports[1], "i-old-b").await;
+    let lb = HaProxy::start(&ports).await;
+    wait_up(&lb, "s0").await;
+    wait_up(&lb, "s1").await;
     // HAProxy holds every server up until its checks fail; the slots of the instances to come
     // are not registered yet, as in the target group.
-    wait_down(&lb, "s2");
-    wait_down(&lb, "s3");
+    wait_down(&lb, "s2").await;
+    wait_down(&lb, "s3").await;
 
     let load = Load::start(lb.addr, WORKERS, PACE, load::mixed);
     load.wait_answered(ANSWERS_PER_PHASE, Duration::from_secs(60))
         .await;
 
-    let new_a = start_instance(&db, ports[2], "i-new-a");
-    wait_up(&lb, "s2");
-    let old_a = stop_instance(old_a);
-    wait_down(&lb, "s0");
+    let new_a = start_instance(&db, ports[2], "i-new-a").await;
+    wait_up(&lb, "s2").await;
+    let old_a = stop_instance(old_a).await;
+    wait_down(&lb, "s0").await;
     load.wait_answered(ANSWERS_PER_PHASE, Duration::from_secs(60))
         .await;
 
-    let new_b = start_instance(&db, ports[3], "i-new-b");
-    wait_up(&lb, "s3");
-    let old_b = stop_instance(old_b);
-    wait_down(&lb, "s1");
+    let new_b = start_instance(&db, ports[3], "i-new-b").await;
+    wait_up(&lb, "s3").await;
+    let old_b = stop_instance(old_b).await;
+    wait_down(&lb, "s1").await;
     load.wait_answered(ANSWERS_PER_PHASE, Duration::from_secs(60))
         .await;
 
@@ -128,14 +127,14 @@ async fn instance_refresh_behind_haproxy_fails_no_request() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restart_in_place_behind_haproxy_fails_no_request() {
     let db = pg::shared().fresh_database().await;
-    let ports: Vec<u16> = (0..2).map(|_| pg::free_port()).collect();
+    let ports: Vec<u16> = (0..2).map(|_| common::free_port()).collect();
     let mut instances = vec![
-        start_instance(&db, ports[0], "i-a"),
-        start_instance(&db, ports[1], "i-b"),
+        start_instance(&db, ports[0], "i-a").await,
+        start_instance(&db, ports[1], "i-b").await,
     ];
-    let lb = HaProxy::start(&ports);
-    wait_up(&lb, "s0");
-    wait_up(&lb, "s1");
+    let lb = HaProxy::start(&ports).await;
+    wait_up(&lb, "s0").await;
+    wait_up(&lb, "s1").await;
 
     let load = Load::start(lb.addr, WORKERS, PACE, load::mixed);
     load.wait_answered(ANSWERS_PER_PHASE, Duration::from_secs(60))
@@ -144,10 +143,10 @@ async fn restart_in_place_behind_haproxy_fails_no_request() {
     let mut stopped = Vec::new();
     for (slot, port) in ports.iter().enumerate() {
         let old = instances.remove(0);
-        stopped.push(stop_instance(old));
-        wait_down(&lb, &format!("s{slot}"));
-        instances.push(start_instance(&db, *port, &format!("i-{slot}-restarted")));
-        wait_up(&lb, &format!("s{slot}"));
+        stopped.push(stop_instance(old).await);
+        wait_down(&lb, &format!("s{slot}")).await;
+        instances.push(start_instance(&db, *port, &format!("i-{slot}-restarted")).await);
+        wait_up(&lb, &format!("s{slot}")).await;
         load.wait_answered(ANSWERS_PER_PHASE, Duration::from_secs(60))
             .await;
     }

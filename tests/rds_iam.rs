@@ -87,10 +87,6 @@ fn iam_env(cluster: &Cluster, db: &str) -> Vec<(&'static str, String)> {
         ("AWS_ACCESS_KEY_ID", KEY.to_owned()),
         ("AWS_SECRET_ACCESS_KEY", SECRET.to_owned()),
         ("AWS_REGION", moto::REGION.to_owned()),
-        ("AWS_EC2_METADATA_DISABLED", "true".to_owned()),
-        ("APPLICATION_PORT", "0".to_owned()),
-        ("BIND_ADDRESS", "127.0.0.1".to_owned()),
-        ("SHUTDOWN_DELAY_SECONDS", "0".to_owned()),
         ("INSTANCE_ID", "i-test".to_owned()),
     ]);
     env
@@ -120,7 +116,7 @@ async fn serving_logs_in_as_its_own_role_which_may_only_touch_items() {
     // Started before the migration unit made its role (a boot where the database came up
     // late): not serving items, and healing without a restart once the role exists.
     let mut serve = Process::spawn(itemsd(&env));
-    let client = Client::new(serve.addr());
+    let client = Client::new(serve.addr().await);
     assert_eq!(client.get("/api/items").await.status, 503);
 
     let said = migrate(&env, common::pg::SUPERUSER_PASSWORD);
@@ -189,7 +185,7 @@ async fn serving_logs_in_as_its_own_role_which_may_only_touch_items() {
     }
     serve.signal(libc::SIGTERM);
     assert_eq!(
-        serve.wait_exit(Duration::from_secs(20)),
+        serve.wait_exit(Duration::from_secs(20)).await,
         0,
         "{}",
         serve.output()
@@ -206,7 +202,7 @@ async fn with_iam_login_the_master_password_is_never_read() {
 
     // The connection secret points at a master secret that does not exist: a serving process
     // that asked for it would have no credentials at all.
-    let moto = Moto::start();
+    let moto = Moto::start().await;
     let arn = moto
         .create_secret(
             "itemsd/connection",
@@ -225,7 +221,7 @@ async fn with_iam_login_the_master_password_is_never_read() {
     env.extend(moto.env());
     env.push(("DB_SECRET_ARN", arn));
     let mut serve = Process::spawn(itemsd(&env));
-    let client = Client::new(serve.addr());
+    let client = Client::new(serve.addr().await);
     eventually("items served", Duration::from_secs(20), || {
         items_served(&client)
     })

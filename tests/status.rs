@@ -15,8 +15,6 @@ fn env(cluster: &Cluster, db: &str, port: u16) -> Vec<(&'static str, String)> {
     let mut env = db_env(cluster, db);
     env.extend([
         ("APPLICATION_PORT", port.to_string()),
-        ("BIND_ADDRESS", "127.0.0.1".to_owned()),
-        ("AWS_EC2_METADATA_DISABLED", "true".to_owned()),
         ("INSTANCE_ID", "i-status".to_owned()),
         ("SHUTDOWN_DELAY_SECONDS", "30".to_owned()),
     ]);
@@ -40,10 +38,12 @@ fn text(out: &Output) -> String {
 async fn serving_and_healthy_then_draining() {
     let cluster = pg::shared();
     let db = cluster.fresh_database().await;
-    let port = pg::free_port();
+    let port = common::free_port();
     let env = env(cluster, &db, port);
     let mut serve = Process::spawn(itemsd(&env));
-    serve.wait_for_log("itemsd listening", Duration::from_secs(20));
+    serve
+        .wait_for_log("itemsd listening", Duration::from_secs(20))
+        .await;
     eventually(
         "the database probed up",
         Duration::from_secs(20),
@@ -81,10 +81,12 @@ async fn serving_and_healthy_then_draining() {
     );
 
     serve.signal(libc::SIGTERM);
-    serve.wait_for_log(
-        "draining: /health now answers 503; still serving",
-        Duration::from_secs(10),
-    );
+    serve
+        .wait_for_log(
+            "draining: /health now answers 503; still serving",
+            Duration::from_secs(10),
+        )
+        .await;
     let out = status(&env, false);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(
@@ -93,7 +95,7 @@ async fn serving_and_healthy_then_draining() {
         text(&out)
     );
     serve.signal(libc::SIGTERM); // hurry
-    assert_eq!(serve.wait_exit(Duration::from_secs(30)), 0);
+    assert_eq!(serve.wait_exit(Duration::from_secs(30)).await, 0);
 
     let out = status(&env, false);
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
@@ -103,10 +105,12 @@ async fn serving_and_healthy_then_draining() {
 #[tokio::test]
 async fn the_database_down_is_degraded_with_its_last_error() {
     let cluster = Cluster::create(); // never started
-    let port = pg::free_port();
+    let port = common::free_port();
     let env = env(&cluster, "appdb", port);
     let mut serve = Process::spawn(itemsd(&env));
-    serve.wait_for_log("itemsd listening", Duration::from_secs(20));
+    serve
+        .wait_for_log("itemsd listening", Duration::from_secs(20))
+        .await;
     let out = status(&env, false);
     let screen = text(&out);
     assert_eq!(out.status.code(), Some(1), "{screen}");
@@ -128,7 +132,7 @@ async fn the_database_down_is_degraded_with_its_last_error() {
 #[test]
 fn nothing_running_is_exit_3_in_both_forms() {
     let cluster = pg::shared();
-    let env = env(cluster, "appdb", pg::free_port());
+    let env = env(cluster, "appdb", common::free_port());
     let out = status(&env, false);
     assert_eq!(out.status.code(), Some(3));
     assert!(

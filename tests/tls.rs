@@ -5,20 +5,20 @@
 mod common;
 
 use common::pg::{self, Cluster};
-use common::process::itemsd;
+use common::process::{base_env, itemsd};
 
 /// `itemsd check` with `overrides` on top of the cluster's settings; the exit status and
 /// what it printed.
 fn check(cluster: &Cluster, db: &str, overrides: &[(&'static str, String)]) -> (bool, String) {
-    let mut env: Vec<(&str, String)> = cluster
-        .env(db)
-        .into_iter()
-        // Each case says its own TLS settings.
-        .filter(|(k, _)| !k.starts_with("DB_SSL") && !overrides.iter().any(|(o, _)| o == k))
-        .collect();
+    let mut env = base_env();
+    env.extend(
+        cluster
+            .env(db)
+            .into_iter()
+            // Each case says its own TLS settings.
+            .filter(|(k, _)| !k.starts_with("DB_SSL") && !overrides.iter().any(|(o, _)| o == k)),
+    );
     env.extend(overrides.iter().cloned());
-    env.push(("DB_CONNECT_TIMEOUT_SECONDS", "2".into()));
-    env.push(("AWS_EC2_METADATA_DISABLED", "true".into()));
     let out = itemsd(&env)
         .arg("check")
         .output()

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use itemsd::config::Config;
 use itemsd::shutdown::Shutdown;
@@ -101,20 +101,16 @@ impl TestApp {
         within: Duration,
         done: impl Fn(&TestResponse) -> bool,
     ) -> TestResponse {
-        let deadline = Instant::now() + within;
-        loop {
+        let what = format!("{path} reached the expected state");
+        super::eventually_ok(&what, within, || async {
             let resp = self.get(path).await;
             if done(&resp) {
-                return resp;
+                Ok(resp)
+            } else {
+                Err(format!("{} {}", resp.status, resp.text()))
             }
-            assert!(
-                Instant::now() < deadline,
-                "{path} did not reach the expected state within {within:?}; last: {} {}",
-                resp.status,
-                resp.text()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        })
+        .await
     }
 
     /// Requests shutdown and waits for `run` to return.

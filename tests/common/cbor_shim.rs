@@ -2,7 +2,6 @@
 //! query protocol that moto's server (5.2.5) still speaks, and moto's answer turned back. Only
 //! the encoding changes: the data moto stores is what itemsd sent.
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 
 use bytes::Bytes;
@@ -10,11 +9,8 @@ use ciborium::Value;
 use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
-use hyper::service::service_fn;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioIo};
 
-type Upstream = hyper_util::client::legacy::Client<HttpConnector, Full<Bytes>>;
+use super::stand_in::{upstream, StandIn, Upstream};
 
 pub struct CborShim {
     pub addr: SocketAddr,
@@ -34,31 +30,15 @@ impl CborShim {
     }
 
     pub async fn start_signing(moto: SocketAddr, signer: Option<Signer>) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let client: Upstream =
-            hyper_util::client::legacy::Client::builder(TokioExecutor::new()).build_http();
-        tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                let client = client.clone();
-                let signer = signer.clone();
-                tokio::spawn(async move {
-                    let service = service_fn(move |req| {
-                        let client = client.clone();
-                        let signer = signer.clone();
-                        async move {
-                            Ok::<_, Infallible>(handle(client, moto, signer.as_ref(), req).await)
-                        }
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
-            }
-        });
-        Self { addr }
+        let client = upstream();
+        let stand_in = StandIn::serve(move |req| {
+            let (client, signer) = (client.clone(), signer.clone());
+            async move { handle(client, moto, signer.as_ref(), req).await }
+        })
+        .await;
+        Self {
+            addr: stand_in.addr,
+        }
     }
 
     pub fn endpoint(&self) -> String {

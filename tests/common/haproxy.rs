@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// How often HAProxy checks each server. With `FALL` failures to take a server out, a draining
 /// itemsd leaves the rotation within `FALL × CHECK_INTERVAL` plus one check's time, so its
@@ -42,9 +42,9 @@ fn haproxy_binary() -> &'static str {
 
 impl HaProxy {
     /// Starts HAProxy with one server slot per port in `backends`, named `s0`, `s1`, ...
-    pub fn start(backends: &[u16]) -> Self {
+    pub async fn start(backends: &[u16]) -> Self {
         let binary = haproxy_binary();
-        let port = super::pg::free_port();
+        let port = super::free_port();
         let dir =
             std::env::temp_dir().join(format!("itemsd-haproxy-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("haproxy folder");
@@ -95,14 +95,15 @@ backend itemsd
             dir,
             addr: ([127, 0, 0, 1], port).into(),
         };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while proxy.try_stats().is_none() {
-            assert!(
-                Instant::now() < deadline,
-                "haproxy's stats socket did not answer"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        super::eventually(
+            "haproxy's stats socket answers",
+            Duration::from_secs(10),
+            || {
+                let up = proxy.try_stats().is_some();
+                async move { up }
+            },
+        )
+        .await;
         proxy
     }
 
@@ -134,19 +135,13 @@ backend itemsd
     }
 
     /// Waits until HAProxy holds server `name` in state `want` (exactly "UP" or "DOWN").
-    pub fn wait_state(&self, name: &str, want: &str, within: Duration) {
-        let deadline = Instant::now() + within;
-        loop {
-            let state = self.state(name);
-            if state == want {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "haproxy holds {name} {state:?}, not {want:?}, after {within:?}"
-            );
-            std::thread::sleep(CHECK_INTERVAL / 5);
-        }
+    pub async fn wait_state(&self, name: &str, want: &str, within: Duration) {
+        let what = format!("haproxy holds {name} {want:?}");
+        super::eventually(&what, within, || {
+            let holds = self.state(name) == want;
+            async move { holds }
+        })
+        .await;
     }
 }
 

@@ -2,17 +2,14 @@
 //! every `GET /latest/meta-data/...`, as on EC2.
 
 use std::collections::HashMap;
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use bytes::Bytes;
-use http::{Method, Request, Response, StatusCode};
-use http_body_util::Full;
+use http::{Method, Request, StatusCode};
 use hyper::body::Incoming;
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
+
+use super::stand_in::{reply, Reply, StandIn};
 
 const TOKEN: &str = "AQAEAtest-token==";
 
@@ -37,27 +34,16 @@ impl Imds {
                 .collect(),
         );
         let counts = Arc::new(Counts::default());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("addr");
         let served = Arc::clone(&counts);
-        tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                let values = Arc::clone(&values);
-                let counts = Arc::clone(&served);
-                tokio::spawn(async move {
-                    let service = service_fn(move |req: Request<Incoming>| {
-                        let answer = answer(&values, &counts, &req);
-                        async move { Ok::<_, Infallible>(answer) }
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
-            }
-        });
-        Self { addr, counts }
+        let stand_in = StandIn::serve(move |req: Request<Incoming>| {
+            let answer = answer(&values, &served, &req);
+            async move { answer }
+        })
+        .await;
+        Self {
+            addr: stand_in.addr,
+            counts,
+        }
     }
 
     pub fn endpoint(&self) -> String {
@@ -65,17 +51,7 @@ impl Imds {
     }
 }
 
-fn reply(status: StatusCode, body: &str) -> Response<Full<Bytes>> {
-    let mut resp = Response::new(Full::new(Bytes::from(body.to_owned())));
-    *resp.status_mut() = status;
-    resp
-}
-
-fn answer(
-    values: &HashMap<String, String>,
-    counts: &Counts,
-    req: &Request<Incoming>,
-) -> Response<Full<Bytes>> {
+fn answer(values: &HashMap<String, String>, counts: &Counts, req: &Request<Incoming>) -> Reply {
     let path = req.uri().path();
     if req.method() == Method::PUT && path == "/latest/api/token" {
         if req
@@ -104,7 +80,7 @@ fn answer(
     }
     counts.answered.fetch_add(1, Ordering::Relaxed);
     match values.get(path) {
-        Some(v) => reply(StatusCode::OK, v),
+        Some(v) => reply(StatusCode::OK, v.clone()),
         None => reply(StatusCode::NOT_FOUND, ""),
     }
 }

@@ -128,15 +128,14 @@ impl Load {
     /// have carried load.
     pub async fn wait_answered(&self, more: u64, within: Duration) {
         let target = self.answered() + more;
-        let deadline = Instant::now() + within;
-        while self.answered() < target {
-            assert!(
-                Instant::now() < deadline,
-                "the load got {} of {more} answers within {within:?}",
-                more - (target - self.answered())
-            );
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        let what = format!("the load got {more} more answers");
+        super::eventually_ok(&what, within, || async {
+            match self.answered() {
+                n if n >= target => Ok(()),
+                n => Err(format!("{} of them", more - (target - n))),
+            }
+        })
+        .await;
     }
 
     /// Stops every worker after its request in flight, returning every outcome in send order.

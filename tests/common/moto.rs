@@ -1,10 +1,10 @@
 //! moto's server: a local AWS API speaking the real wire protocols, from the project's venv
 //! (`scripts/install-python-tools.sh`). Started per test on a free loopback port.
 
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use aws_sdk_secretsmanager::config::{BehaviorVersion, Credentials, Region};
 
@@ -45,14 +45,14 @@ pub struct Moto {
 }
 
 impl Moto {
-    pub fn start() -> Self {
-        Self::start_with(&[])
+    pub async fn start() -> Self {
+        Self::start_with(&[]).await
     }
 
     /// moto's server that checks IAM policies (actions, not resource ARNs) and signatures once
     /// `free_calls` calls have been made: the test's setup spends them.
-    pub fn start_with_iam(free_calls: u32) -> Self {
-        Self::start_with(&[("INITIAL_NO_AUTH_ACTION_COUNT", free_calls.to_string())])
+    pub async fn start_with_iam(free_calls: u32) -> Self {
+        Self::start_with(&[("INITIAL_NO_AUTH_ACTION_COUNT", free_calls.to_string())]).await
     }
 
     /// From now on the test's own calls sign with this key.
@@ -60,8 +60,8 @@ impl Moto {
         self.credentials = (access_key.to_owned(), secret_key.to_owned());
     }
 
-    fn start_with(env: &[(&str, String)]) -> Self {
-        let port = super::pg::free_port();
+    async fn start_with(env: &[(&str, String)]) -> Self {
+        let port = super::free_port();
         let child = Command::new(moto_server())
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .envs(env.iter().map(|(k, v)| (k, v)))
@@ -74,14 +74,12 @@ impl Moto {
             .spawn()
             .expect("moto_server starts");
         let addr: SocketAddr = ([127, 0, 0, 1], port).into();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while TcpStream::connect(addr).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "moto_server did not listen within 30 s"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        super::eventually(
+            "moto_server listens",
+            Duration::from_secs(30),
+            || async move { tokio::net::TcpStream::connect(addr).await.is_ok() },
+        )
+        .await;
         Self {
             child,
             addr,

@@ -6,7 +6,6 @@
 //! CA the harness makes with openssl, once per test binary. Plain TCP is refused. Only tests of
 //! what happens without TLS ask for [`Cluster::start_plain`].
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -220,13 +219,6 @@ pub fn tls_env() -> Vec<(&'static str, String)> {
     ]
 }
 
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
-}
-
 pub struct Cluster {
     dir: PathBuf,
     pub port: u16,
@@ -295,7 +287,7 @@ impl Cluster {
         }
         Self {
             dir,
-            port: free_port(),
+            port: super::free_port(),
             tls,
         }
     }
@@ -324,7 +316,7 @@ impl Cluster {
         install_server_certificate(&dir);
         Self {
             dir,
-            port: free_port(),
+            port: super::free_port(),
             tls: true,
         }
     }

@@ -3,18 +3,15 @@
 //! answering a violation as the service would, with 400 InvalidParameterException. It can
 //! also go down, dropping every connection, to stand for an outage.
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
-use hyper::service::service_fn;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+
+use super::stand_in::{upstream, StandIn, Upstream};
 
 const MAX_EVENTS: usize = 10_000;
 const MAX_BYTES: usize = 1_048_576;
@@ -30,51 +27,29 @@ pub struct Record {
 }
 
 pub struct StrictLogs {
-    pub addr: SocketAddr,
     pub record: Arc<Mutex<Record>>,
-    down: Arc<AtomicBool>,
+    stand_in: StandIn,
 }
 
-type Upstream = hyper_util::client::legacy::Client<HttpConnector, Full<Bytes>>;
-
 impl StrictLogs {
-    pub async fn start(upstream: SocketAddr) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("addr");
+    pub async fn start(moto: SocketAddr) -> Self {
         let record = Arc::new(Mutex::new(Record::default()));
-        let down = Arc::new(AtomicBool::new(false));
-        let client: Upstream =
-            hyper_util::client::legacy::Client::builder(TokioExecutor::new()).build_http();
-        let (rec, is_down) = (Arc::clone(&record), Arc::clone(&down));
-        tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                if is_down.load(Ordering::SeqCst) {
-                    drop(stream); // an outage: the connection dies at once
-                    continue;
-                }
-                let (client, rec) = (client.clone(), Arc::clone(&rec));
-                tokio::spawn(async move {
-                    let service = service_fn(move |req| {
-                        let (client, rec) = (client.clone(), Arc::clone(&rec));
-                        async move { Ok::<_, Infallible>(handle(client, upstream, rec, req).await) }
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
-            }
-        });
-        Self { addr, record, down }
+        let (client, rec) = (upstream(), Arc::clone(&record));
+        let stand_in = StandIn::serve(move |req| {
+            let (client, rec) = (client.clone(), Arc::clone(&rec));
+            async move { handle(client, moto, rec, req).await }
+        })
+        .await;
+        Self { record, stand_in }
     }
 
     pub fn endpoint(&self) -> String {
-        format!("http://{}", self.addr)
+        self.stand_in.endpoint()
     }
 
+    /// Down, every new connection dies at once: an outage.
     pub fn set_down(&self, down: bool) {
-        self.down.store(down, Ordering::SeqCst);
+        self.stand_in.set_down(down);
     }
 }
 
