@@ -1,6 +1,7 @@
-//! ISO 8601 timestamps written field by field. chrono's `format` parses its pattern on every
-//! call; with a log line and two timestamps per item on every list request, that parsing was
-//! about 6 % of itemsd's CPU under load (perf; docs/PERFORMANCE.md).
+//! ISO 8601 timestamps written digit by digit. chrono's `format` parses its pattern on every
+//! call, and even `write!` with a fixed pattern went through `core::fmt` for each of the seven
+//! fields: with a log line and a timestamp in the body of every request, that was 4.5 % of
+//! itemsd's CPU serving `/health` (perf record; docs/PERFORMANCE.md).
 
 use std::fmt::Write;
 
@@ -19,22 +20,49 @@ pub fn push_iso8601(out: &mut String, t: &NaiveDateTime, fraction: Fraction, zul
     // A leap second shows as nanoseconds past 1e9; chrono prints it as the 60th second's
     // fraction, and so does this.
     let nanos = t.nanosecond() % 1_000_000_000;
-    let _ = write!(
-        out,
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
-        t.year(),
-        t.month(),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    );
-    let _ = match fraction {
-        Fraction::Millis => write!(out, ".{:03}", nanos / 1_000_000),
-        Fraction::Micros => write!(out, ".{:06}", nanos / 1_000),
-    };
+    let year = t.year();
+    if !(0..=9999).contains(&year) {
+        // Outside four digits chrono adds a sign; rare enough for the general path.
+        let _ = write!(
+            out,
+            "{}",
+            t.format(match fraction {
+                Fraction::Millis => "%Y-%m-%dT%H:%M:%S%.3f",
+                Fraction::Micros => "%Y-%m-%dT%H:%M:%S%.6f",
+            })
+        );
+    } else {
+        // Every field fits its digits: the year is checked above, the rest by chrono's ranges.
+        let mut buf = *b"0000-00-00T00:00:00.000000";
+        put_digits(&mut buf[0..4], year.unsigned_abs());
+        put_digits(&mut buf[5..7], t.month());
+        put_digits(&mut buf[8..10], t.day());
+        put_digits(&mut buf[11..13], t.hour());
+        put_digits(&mut buf[14..16], t.minute());
+        put_digits(&mut buf[17..19], t.second());
+        let len = match fraction {
+            Fraction::Millis => {
+                put_digits(&mut buf[20..23], nanos / 1_000_000);
+                23
+            }
+            Fraction::Micros => {
+                put_digits(&mut buf[20..26], nanos / 1_000);
+                26
+            }
+        };
+        // ASCII digits and separators only.
+        out.push_str(std::str::from_utf8(&buf[..len]).unwrap_or_default());
+    }
     if zulu {
         out.push('Z');
+    }
+}
+
+/// Writes `n` into `digits` right-aligned in decimal, zero-padded; `n` must fit.
+fn put_digits(digits: &mut [u8], mut n: u32) {
+    for d in digits.iter_mut().rev() {
+        *d = b'0' + (n % 10) as u8;
+        n /= 10;
     }
 }
 

@@ -117,7 +117,7 @@ impl Drop for InFlight<'_> {
                 .field("method", self.method.as_str())
                 .field("path", self.path)
                 .field("request_id", self.request_id)
-                .field("elapsed_ms", self.started.elapsed().as_secs_f64() * 1000.0)
+                .field("elapsed_ms", self.started.elapsed())
                 .emit();
         }
     }
@@ -178,7 +178,7 @@ pub async fn handle(
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         headers.insert("x-request-id", v);
     }
-    if let Ok(v) = HeaderValue::from_str(&format!("{:.2}ms", elapsed.as_secs_f64() * 1000.0)) {
+    if let Ok(v) = response_time(elapsed) {
         headers.insert("x-response-time", v);
     }
     headers.insert("x-instance-id", state.instance_header.clone());
@@ -198,7 +198,7 @@ pub async fn handle(
         .field("path", path.as_str())
         .field("route", ROUTE_LABELS[route.index()])
         .field("status", status)
-        .field("response_time_ms", elapsed.as_secs_f64() * 1000.0)
+        .field("response_time_ms", elapsed)
         .field("request_id", request_id.as_str())
         .field("instance_id", state.app.instance_id.as_str())
         .emit();
@@ -248,6 +248,17 @@ async fn dispatch(
     }
 }
 
+/// `X-Response-Time`: milliseconds with two decimals, as `1.25ms`.
+fn response_time(
+    elapsed: std::time::Duration,
+) -> Result<HeaderValue, http::header::InvalidHeaderValue> {
+    let hundredths = u64::try_from((elapsed.as_micros() + 5) / 10).unwrap_or(u64::MAX);
+    let mut text = String::with_capacity(16);
+    crate::telemetry::log::push_fixed(&mut text, hundredths, 100);
+    text.push_str("ms");
+    HeaderValue::from_str(&text)
+}
+
 /// The client's `X-Request-ID` when it is a sane token, a fresh UUID otherwise.
 fn request_id(headers: &HeaderMap) -> String {
     headers
@@ -292,5 +303,16 @@ mod tests {
         h.insert("x-request-id", HeaderValue::from_static("has space"));
         assert_ne!(request_id(&h), "has space");
         assert_eq!(request_id(&HeaderMap::new()).len(), 36);
+    }
+
+    #[test]
+    fn response_time_has_two_decimals() {
+        use std::time::Duration;
+        assert_eq!(
+            response_time(Duration::from_micros(1_250)).unwrap(),
+            "1.25ms"
+        );
+        assert_eq!(response_time(Duration::from_micros(31)).unwrap(), "0.03ms");
+        assert_eq!(response_time(Duration::from_secs(2)).unwrap(), "2000.00ms");
     }
 }

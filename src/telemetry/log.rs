@@ -221,7 +221,7 @@ macro_rules! integer_log_value {
     ($($t:ty),*) => {$(
         impl LogValue for $t {
             fn write_json(&self, out: &mut String) {
-                let _ = write!(out, "{self}");
+                out.push_str(itoa::Buffer::new().format(*self));
             }
         }
     )*};
@@ -236,6 +236,25 @@ impl LogValue for f64 {
         }
     }
 }
+/// A duration, as milliseconds with three decimals (the fields that take one end in `_ms`):
+/// fixed-point from whole microseconds, without float formatting on every access-log line.
+impl LogValue for Duration {
+    fn write_json(&self, out: &mut String) {
+        let micros = u64::try_from(self.as_micros()).unwrap_or(u64::MAX);
+        push_fixed(out, micros, 1000);
+    }
+}
+
+/// Appends `n / scale` with as many decimals as `scale` has zeros (`scale` a power of ten).
+pub fn push_fixed(out: &mut String, n: u64, scale: u64) {
+    let mut digits = itoa::Buffer::new();
+    out.push_str(digits.format(n / scale));
+    out.push('.');
+    let frac = digits.format(n % scale + scale);
+    // `n % scale + scale` is `1` followed by the zero-padded decimals.
+    out.push_str(&frac[1..]);
+}
+
 impl<T: LogValue> LogValue for Option<T> {
     fn write_json(&self, out: &mut String) {
         match self {
@@ -248,19 +267,29 @@ impl<T: LogValue> LogValue for Option<T> {
 /// Appends `s` as a JSON string literal.
 pub fn push_json_str(out: &mut String, s: &str) {
     out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
+    // Copies the runs between characters that need escaping whole: nearly every value (paths,
+    // ids, messages) is one run.
+    let mut run = 0;
+    for (i, b) in s.bytes().enumerate() {
+        let escaped = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0..=0x1f => "",
+            _ => continue,
+        };
+        // Every byte escaped is ASCII, so `run..i` and `i + 1..` are on character boundaries.
+        out.push_str(&s[run..i]);
+        if escaped.is_empty() {
+            let _ = write!(out, "\\u{:04x}", b);
+        } else {
+            out.push_str(escaped);
         }
+        run = i + 1;
     }
+    out.push_str(&s[run..]);
     out.push('"');
 }
 
@@ -429,6 +458,31 @@ mod tests {
         assert_eq!(v["response_time_ms"], 1.5);
         assert_eq!(v["request_id"], "abc");
         assert!(v["timestamp"].as_str().is_some_and(|t| t.ends_with('Z')));
+    }
+
+    #[test]
+    fn durations_are_milliseconds_with_three_decimals() {
+        let cases = [
+            (Duration::from_micros(1_234), "1.234"),
+            (Duration::from_micros(7), "0.007"),
+            (Duration::from_nanos(2_500_999), "2.500"),
+            (Duration::from_secs(3), "3000.000"),
+        ];
+        for (d, text) in cases {
+            let mut out = String::new();
+            d.write_json(&mut out);
+            assert_eq!(out, text, "{d:?}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_string_is_one_valid_json_string(s in proptest::prelude::any::<String>()) {
+            let mut out = String::new();
+            push_json_str(&mut out, &s);
+            let back: String = serde_json::from_str(&out).expect("valid JSON string");
+            proptest::prop_assert_eq!(back, s);
+        }
     }
 
     #[test]
