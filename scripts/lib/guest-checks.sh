@@ -62,12 +62,13 @@ check() {
         failed=$((failed + 1))
     fi
 }
-# await CMD...: runs CMD every 0.2 s until it succeeds or CHECK_TIMEOUT passes.
+# await CMD...: runs CMD every 0.5 s until it succeeds or CHECK_TIMEOUT passes. Not more often:
+# under qemu's software emulation a round of systemctl calls takes a good part of that itself.
 await() {
     local deadline=$((SECONDS + CHECK_TIMEOUT))
     until "$@" >/dev/null 2>&1; do
         ((SECONDS < deadline)) || return 1
-        sleep 0.2
+        sleep 0.5
     done
 }
 # host_turn NAME: hands over to the host and waits for its answer. The host's turn awaits at
