@@ -2,11 +2,13 @@
 # Full-VM boot test of the image recipe: like scripts/test-boot.sh, but the provisioned Debian
 # bookworm root filesystem (with Debian's kernel) becomes an ext4 disk image (mkfs.ext4 -d)
 # booted by qemu-system-x86_64 under TCG (KVM is unusable here): a real kernel and a real
-# systemd boot, as on EC2. The guest has no SSH: a test-only oneshot unit (boot-check, added
-# after the provisioner scripts ran, not part of the image) runs the checks inside the guest and
-# reports on the serial console (ttyS0); it waits on a second serial port (ttyS1, a unix socket
-# here) while the host checks /health through a forwarded port. The guest reaches the host's
-# throwaway PostgreSQL at 10.0.2.2 (qemu user networking's alias for the host's loopback).
+# systemd boot, as on EC2. The guest has no SSH: a test-only oneshot unit (guest-checks.service,
+# added after validate-image.sh, not part of the image) runs scripts/lib/guest-checks.sh, the
+# same checks scripts/test-boot.sh runs in its container, with its report on the serial console
+# (ttyS0) and the host's answers to its HOST-TURNs on a second serial port (ttyS1, a unix socket
+# here); in its turns the host checks /health through a forwarded port
+# (scripts/lib/guest-report.sh). The guest reaches the host's throwaway PostgreSQL at 10.0.2.2
+# (qemu user networking's alias for the host's loopback), and powers off after its checks.
 #
 # Runs as root. Env (all optional):
 #   ITEMSD_BINARY  (default dist/x86_64-unknown-linux-musl/itemsd)
@@ -22,6 +24,9 @@ ITEMSD_BINARY=${ITEMSD_BINARY:-dist/x86_64-unknown-linux-musl/itemsd}
 BOOT_CACHE=${BOOT_CACHE:-/var/cache/itemsd-boot}
 DEBIAN_MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 BOOT_TIMEOUT=${BOOT_TIMEOUT:-300}
+# Seconds for each awaited condition, in the guest and in the host's turns: a step takes seconds
+# even under TCG; the boot itself is BOOT_TIMEOUT's.
+check_timeout=60
 SUITE=bookworm
 # curl and openssl: as AL2023's base image has them, for install-rds-ca.sh (see scripts/test-boot.sh).
 PACKAGES=systemd,systemd-sysv,curl,openssl,linux-image-amd64,initramfs-tools
@@ -43,6 +48,10 @@ require_tools boot-qemu debootstrap qemu-system-x86_64 mkfs.ext4 curl openssl py
 source scripts/lib/postgres.sh
 # shellcheck source=scripts/lib/provision.sh
 source scripts/lib/provision.sh
+# shellcheck source=scripts/lib/checks.sh
+source scripts/lib/checks.sh
+# shellcheck source=scripts/lib/guest-report.sh
+source scripts/lib/guest-report.sh
 
 free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
@@ -98,7 +107,9 @@ cp -a "$base" "$rootfs"
 # --- provision with the AMI's scripts, exactly as scripts/test-boot.sh does --------------------
 provision_rootfs "$rootfs" "$ITEMSD_BINARY"
 version=$("$ITEMSD_BINARY" --version | cut -d' ' -f2)
-in_chroot "$rootfs" ITEMSD_VERSION="$version" /bin/bash -s <ami/scripts/validate-image.sh
+check "validate-image.sh passes in the provisioned root filesystem" \
+    in_chroot "$rootfs" ITEMSD_VERSION="$version" /bin/bash -s <ami/scripts/validate-image.sh
+install_guest_checks "$rootfs"
 
 # --- what EC2 would provide: a network and the user data's settings ----------------------------
 pg_port=$(free_port)
@@ -136,54 +147,27 @@ SETTINGS
 write_settings 5001 >"$rootfs/etc/itemsd/itemsd.env"
 write_settings notaport >"$rootfs/etc/itemsd/itemsd.env.bad"
 
-# --- the guest side of the test (test-only; not part of the image) ------------------------------
-cat >"$rootfs/usr/local/sbin/boot-check" <<'CHECK'
-#!/bin/bash
-# Reports "CHECK ok|FAIL <name>" lines on the console; "HOST-TURN" waits for the host.
-set -o nounset -o pipefail
-exec >/dev/ttyS0 2>&1
-echo "INFO guest uptime at boot-check start: $(cut -d' ' -f1 /proc/uptime) s (multi-user reached)"
-prop() { systemctl show itemsd.service -p "$1" --value; }
-# Each report starts on a new line: kernel messages may share the console.
-check() { local name=$1; shift; if "$@"; then printf '\nCHECK ok %s\n' "$name"; else printf '\nCHECK FAIL %s\n' "$name"; fi; }
-await() { local deadline=$((SECONDS + 60)); until "$@"; do ((SECONDS < deadline)) || return 1; sleep 0.5; done; }
-host_turn() { printf '\nHOST-TURN %s\n' "$1"; read -r -t 120 _ </dev/ttyS1; }
-running() { [[ "$(prop ActiveState)/$(prop SubState)" == active/running ]]; }
-check "itemsd started at boot and reached READY (active/running)" await running
-check "journal: itemsd listening" bash -c 'grep -q "itemsd listening" <<<"$(journalctl -u itemsd -o cat)"'
-host_turn health
-old_pid=$(prop MainPID); old_restarts=$(prop NRestarts)
-kill -KILL "$old_pid"
-restarted() { (($(prop NRestarts) > old_restarts)) && [[ "$(prop MainPID)" != "$old_pid" ]] && running; }
-check "kill -9 of the main PID is followed by a restart" await restarted
-host_turn health-after-restart
-systemctl stop itemsd.service
-echo "INFO $(systemctl show itemsd -p ActiveState,Result,ExecMainStatus | tr '\n' ' ')"
-stopped() { [[ "$(prop ActiveState) $(prop Result) $(prop ExecMainStatus)" == "inactive success 0" ]]; }
-check "systemctl stop: inactive, Result=success, ExecMainStatus=0" stopped
-check "journal: itemsd stopped" bash -c 'grep -q "itemsd stopped" <<<"$(journalctl -u itemsd -o cat)"'
-mv /etc/itemsd/itemsd.env.bad /etc/itemsd/itemsd.env
-systemctl start itemsd.service
-failed64() { [[ "$(prop ActiveState) $(prop Result) $(prop ExecMainStatus)" == "failed exit-code 64" ]]; }
-check "bad config: failed, Result=exit-code, ExecMainStatus=64" await failed64
-restarts=$(prop NRestarts)
-stays() { local until=$((SECONDS + 6)); while ((SECONDS < until)); do failed64 && [[ "$(prop NRestarts)" == "$restarts" ]] || return 1; sleep 0.5; done; }
-check "bad config: not restarted for 3 x RestartSec" stays
-echo "BOOT-CHECK-DONE"
-systemctl poweroff --no-block
-CHECK
-chmod 0755 "$rootfs/usr/local/sbin/boot-check"
-cat >"$rootfs/etc/systemd/system/boot-check.service" <<'UNIT'
+# --- the guest's checks (test-only; not part of the image) ---------------------------------------
+# Started once the boot reaches multi-user, as the host's `systemctl is-system-running` wait does
+# under nspawn. Report on ttyS0 (the console), answers from ttyS1, kept open for the whole run so
+# that no answer arrives while nothing reads the port. Powers the guest off however the checks
+# end, so that the host sees the end.
+cat >"$rootfs/etc/systemd/system/guest-checks.service" <<UNIT
 [Unit]
-Description=itemsd boot test (test-only)
+Description=itemsd boot test checks (test-only)
 After=itemsd.service multi-user.target
 [Service]
 Type=oneshot
-ExecStart=/usr/local/sbin/boot-check
+ExecStart=$GUEST_CHECKS
+Environment=CHECK_TIMEOUT=$check_timeout
+StandardInput=file:/dev/ttyS1
+StandardOutput=file:/dev/ttyS0
+StandardError=inherit
+ExecStopPost=/usr/bin/systemctl poweroff --no-block
 [Install]
 WantedBy=multi-user.target
 UNIT
-in_chroot "$rootfs" systemctl enable boot-check.service >/dev/null 2>&1
+in_chroot "$rootfs" systemctl enable guest-checks.service >/dev/null 2>&1
 # No login prompt on the console the checks report on.
 in_chroot "$rootfs" systemctl mask serial-getty@ttyS0.service >/dev/null 2>&1
 
@@ -197,6 +181,7 @@ rm -rf "$rootfs"
 
 log "booting under qemu (TCG)"
 boot_start=$SECONDS
+guest_report_begin
 qemu-system-x86_64 -accel tcg -m 1024 -smp 2 -nographic -no-reboot \
     -kernel "$work/vmlinuz" -initrd "$work/initrd.img" \
     -append "root=/dev/vda rw console=ttyS0 panic=-1 quiet systemd.show_status=0" \
@@ -208,68 +193,58 @@ qemu-system-x86_64 -accel tcg -m 1024 -smp 2 -nographic -no-reboot \
     -monitor none -display none </dev/null >"$work/qemu.log" 2>&1 &
 qemu_pid=$!
 
-passed=0
-failed=0
-host_check() {
-    local name=$1
+# await DESCRIPTION COMMAND...: runs COMMAND every 0.5 s until it succeeds or check_timeout passes.
+await() {
+    local description=$1 deadline=$((SECONDS + check_timeout))
     shift
-    if "$@"; then
-        echo "ok   $name"
-        passed=$((passed + 1))
-    else
-        echo "FAIL $name" >&2
-        failed=$((failed + 1))
-    fi
-}
-health_ok() {
-    local deadline=$((SECONDS + 60))
-    until [[ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://127.0.0.1:$app_port/health")" == 200 ]]; do
-        ((SECONDS < deadline)) || return 1
+    until "$@" >/dev/null 2>&1; do
+        if ((SECONDS >= deadline)); then
+            log "timed out after ${check_timeout}s waiting for: $description" >&2
+            return 1
+        fi
+        if ! kill -0 "$qemu_pid" 2>/dev/null; then
+            log "qemu exited while waiting for: $description" >&2
+            return 1
+        fi
         sleep 0.5
     done
 }
-database_ok() { grep -q '"database": *"ok"' <<<"$(curl -s --max-time 2 "http://127.0.0.1:$app_port/health")"; }
-send_go() {
-    python3 -c 'import socket, sys; s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall(b"go\n"); s.close()' "$work/ctl.sock"
+guest_answer() {
+    python3 -c 'import socket, sys; s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall(b"go\n"); s.close()' "$work/ctl.sock" ||
+        log "could not answer the guest on $work/ctl.sock" >&2
 }
 
-deadline=$((SECONDS + BOOT_TIMEOUT))
+# The console log grows as the guest writes; each pass reads the report lines it has not seen.
 seen=0
-done_marker=false
-while ((SECONDS < deadline)); do
-    kill -0 "$qemu_pid" 2>/dev/null || break
-    [[ -f "$work/console.log" ]] || {
-        sleep 0.5
-        continue
-    }
-    mapfile -t lines < <(tr -d '\r' <"$work/console.log" 2>/dev/null | grep -aoE '(CHECK (ok|FAIL) |HOST-TURN |INFO |BOOT-CHECK-DONE).*' || true)
+read_console() {
+    local lines
+    [[ -f "$work/console.log" ]] || return 0
+    mapfile -t lines < <(tr -d '\r' <"$work/console.log" | grep -aoE "$GUEST_REPORT_PATTERN" || true)
     while ((seen < ${#lines[@]})); do
-        line=${lines[$seen]}
+        guest_report_line "${lines[$seen]}"
         seen=$((seen + 1))
-        case "$line" in
-        "CHECK ok "*) echo "ok   ${line#CHECK ok } (guest, $((SECONDS - boot_start)) s)" && passed=$((passed + 1)) ;;
-        "CHECK FAIL "*) echo "FAIL ${line#CHECK FAIL } (guest)" >&2 && failed=$((failed + 1)) ;;
-        "INFO "*) log "${line#INFO }" ;;
-        "HOST-TURN health")
-            host_check "/health answers 200 from the host (through hostfwd)" health_ok
-            host_check "/health reports the database ok (guest reaches PostgreSQL on the host)" database_ok
-            send_go
-            ;;
-        "HOST-TURN health-after-restart")
-            host_check "/health answers 200 again after the restart" health_ok
-            send_go
-            ;;
-        BOOT-CHECK-DONE) done_marker=true ;;
-        esac
     done
-    $done_marker && break
+}
+deadline=$((SECONDS + BOOT_TIMEOUT))
+while true; do
+    # Whether qemu runs, asked before the read: once it has exited, that read saw its last line.
+    qemu_runs=true
+    kill -0 "$qemu_pid" 2>/dev/null || qemu_runs=false
+    read_console
+    if [[ -n "$guest_done" ]] || ! $qemu_runs || ((SECONDS >= deadline)); then
+        break
+    fi
     sleep 0.5
 done
-$done_marker || {
-    echo "FAIL the guest did not finish its checks within ${BOOT_TIMEOUT}s" >&2
-    failed=$((failed + 1))
-}
-log "guest checks finished $((SECONDS - boot_start)) s after qemu started"
+if [[ -z "$guest_done" ]]; then
+    if $qemu_runs; then
+        log "the guest did not finish its checks within ${BOOT_TIMEOUT}s" >&2
+    else
+        log "qemu exited before the guest finished its checks (see $work/console.log)" >&2
+    fi
+fi
+log "guest checks ended $((SECONDS - boot_start)) s after qemu started"
+guest_report_finish
 # The guest powers itself off after its checks.
 off_deadline=$((SECONDS + 60))
 while kill -0 "$qemu_pid" 2>/dev/null && ((SECONDS < off_deadline)); do sleep 0.5; done
@@ -281,5 +256,4 @@ else
     echo "ok   the guest powered off"
     passed=$((passed + 1))
 fi
-echo "boot-qemu: $passed passed, $failed failed"
-((failed == 0))
+checks_summary boot-qemu
