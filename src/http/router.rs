@@ -139,7 +139,7 @@ pub async fn handle(
     // load balancer's checks would have it replaced in the middle of a burst.
     let permit = match route {
         Route::Health => None,
-        _ => Some(state.limiter.clone().try_acquire_owned()),
+        _ => Some(state.limiter.try_acquire()),
     };
     let result = match permit {
         Some(Err(_)) => {
