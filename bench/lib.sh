@@ -36,6 +36,8 @@ bench_ports() {
 # --- processes: every one started here is stopped by its pid --------------------------------
 
 bench_pids=()
+# A command prefix for the servers (taskset in run-bench.sh's split layout; none by default).
+server_pin=()
 pg_dir=
 server_pid=
 moto_pid=
@@ -121,7 +123,7 @@ set_itemsd_env() {
 # start_itemsd [VAR=value...]: starts itemsd with the benchmark environment plus the given
 # variables (later ones win), its stdout (the access log) to /dev/null; sets server_pid.
 start_itemsd() {
-    env -i PATH="$PATH" "${itemsd_env[@]}" "$@" "$ITEMSD_BINARY" >/dev/null 2>>"$OUT/itemsd.stderr" &
+    "${server_pin[@]}" env -i PATH="$PATH" "${itemsd_env[@]}" "$@" "$ITEMSD_BINARY" >/dev/null 2>>"$OUT/itemsd.stderr" &
     server_pid=$!
     bench_pids+=("$server_pid")
     wait_for_http "http://127.0.0.1:$itemsd_port/health" "$server_pid" ||

@@ -51,8 +51,14 @@
 #                   one core (25) for half a second: other work on it skews every figure ...
 #   QUIET_WAIT      ... but for at most this many seconds (120), then measure anyway (the
 #                   results mark runs that other work overlapped)
+#   LAYOUT          "shared" (every process on every core) or "split": PostgreSQL pinned to
+#                   DB_CPUS, the HTTP side (the servers, wrk, pgbench) to HTTP_CPUS with taskset,
+#                   the way a deployment splits the database from the instance, so that a ratio
+#                   shows the server's own cost rather than the fight for shared cores (shared)
+#   DB_CPUS, HTTP_CPUS  taskset CPU lists of the split layout (0 and 1)
 #
-# Usage: bench/run-bench.sh    (about 12 minutes with the defaults, plus builds)
+# Usage: bench/run-bench.sh    (about 15 minutes with the defaults, plus builds)
+#        LAYOUT=split bench/run-bench.sh   (the same, split; its own section of $DOC)
 # On a machine shared with builds, hold a lock around it, e.g.
 #   flock /tmp/itemsd-cpu.lock bench/run-bench.sh
 set -o errexit -o nounset -o pipefail
@@ -84,6 +90,17 @@ CW_ROUNDS=${CW_ROUNDS:-2}
 PACED_CONNECTIONS=${PACED_CONNECTIONS:-64}
 PACED_ITEMS_RATE=${PACED_ITEMS_RATE:-4000}
 PACED_HEALTH_RATE=${PACED_HEALTH_RATE:-10000}
+LAYOUT=${LAYOUT:-shared}
+DB_CPUS=${DB_CPUS:-0}
+HTTP_CPUS=${HTTP_CPUS:-1}
+if [[ "$LAYOUT" == split ]]; then
+    CHART=${CHART_SPLIT:-docs/performance-latency-split.svg}
+    # The HTTP side: the servers started here and the load generators (see measure).
+    server_pin=(taskset -c "$HTTP_CPUS")
+    load_pin=(taskset -c "$HTTP_CPUS")
+else
+    load_pin=()
+fi
 
 readonly LOG_GROUP=itemsd-bench
 
@@ -103,12 +120,15 @@ check_inputs() {
     [[ -z "$BASELINE_MUSL_BINARY" || "$BASELINE_MUSL_BINARY" == skip || -x "$BASELINE_MUSL_BINARY" ]] ||
         die "BASELINE_MUSL_BINARY=$BASELINE_MUSL_BINARY is not an executable (or skip)"
     [[ "$CHART" == *.svg ]] || die "CHART must name an .svg file"
+    [[ "$LAYOUT" == shared || "$LAYOUT" == split ]] || die "LAYOUT must be shared or split, not '$LAYOUT'"
+    [[ "$DB_CPUS" =~ ^[0-9][0-9,-]*$ && "$HTTP_CPUS" =~ ^[0-9][0-9,-]*$ ]] ||
+        die "DB_CPUS and HTTP_CPUS must be CPU lists (taskset -c), not '$DB_CPUS' and '$HTTP_CPUS'"
     [[ -z "$DOC" || -f "$DOC" ]] || die "DOC=$DOC does not exist (empty DOC skips updating it)"
 }
 
 check_tools() {
     local tool
-    for tool in wrk pgbench curl python3 awk getconf; do
+    for tool in wrk pgbench curl python3 awk getconf taskset; do
         command -v "$tool" >/dev/null || die "$tool not found (Debian: apt-get install wrk postgresql-client curl python3)"
     done
     find_pg_bindir >/dev/null || die "PostgreSQL server binaries not found: run scripts/install-deps.sh"
@@ -155,7 +175,7 @@ baseline_pid=
 
 # start_baseline [BINARY]: the minimal server, with the same database and pool bound as itemsd.
 start_baseline() {
-    env -i PATH="$PATH" DB_HOST=127.0.0.1 "DB_PORT=$pg_port" DB_NAME=appdb DB_USER=postgres \
+    "${server_pin[@]}" env -i PATH="$PATH" DB_HOST=127.0.0.1 "DB_PORT=$pg_port" DB_NAME=appdb DB_USER=postgres \
         "DB_POOL_MAX_CONN=$POOL_SIZE" "${1:-$BASELINE_BINARY}" "$baseline_port" >/dev/null 2>&1 &
     baseline_pid=$!
     bench_pids+=("$baseline_pid")
@@ -219,7 +239,7 @@ measure() {
     read -r m0 i0 st0 a0 < <(machine_ticks)
     t0=$(date +%s.%N)
     local TIMEFORMAT='%3U %3S'
-    { time "$@" >"$file" 2>&1; } 2>"$file.time" || die "$* failed; see $file"
+    { time "${load_pin[@]}" "$@" >"$file" 2>&1; } 2>"$file.time" || die "$* failed; see $file"
     t1=$(date +%s.%N)
     read -r m1 i1 st1 a1 < <(machine_ticks)
     p1=$(postgres_ticks)
@@ -376,7 +396,7 @@ variant_pid=
 start_variant() {
     local -a extra
     read -r -a extra <<<"$ITEMSD_VARIANT"
-    env -i PATH="$PATH" "${itemsd_env[@]}" "${extra[@]}" "APPLICATION_PORT=$variant_port" \
+    "${server_pin[@]}" env -i PATH="$PATH" "${itemsd_env[@]}" "${extra[@]}" "APPLICATION_PORT=$variant_port" \
         "$ITEMSD_BINARY" >/dev/null 2>>"$OUT/itemsd.stderr" &
     variant_pid=$!
     bench_pids+=("$variant_pid")
@@ -567,7 +587,7 @@ profile_run() {
     wait_for_quiet
     perf stat -x, -e "$PROFILE_EVENTS" -o "$file.perf" -p "$pid" -- sleep "$DURATION" &
     perf_pid=$!
-    wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" "http://127.0.0.1:$port$path" >"$file.wrk" 2>&1
+    "${load_pin[@]}" wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" "http://127.0.0.1:$port$path" >"$file.wrk" 2>&1
     wait "$perf_pid" || die "perf stat failed; see $file.perf"
     fact "profile_$name" "$(awk -F, -v n="$(awk '/ requests in / {print $1}' "$file.wrk")" '
         $3 == "task-clock" {cpu = $1} $3 == "context-switches" {cs = $1}
@@ -610,6 +630,15 @@ bench_profile() {
     fi
 }
 
+# pin_database: the postmaster and the processes it has started onto DB_CPUS; the backends it
+# forks for new connections inherit it.
+pin_database() {
+    local pid
+    for pid in $(postmaster_pid) $(pgrep -P "$(postmaster_pid)"); do
+        taskset -a -cp "$DB_CPUS" "$pid" >/dev/null || die "taskset -cp $DB_CPUS $pid failed"
+    done
+}
+
 describe_machine() {
     fact date "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
     fact commit "$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src Cargo.toml Cargo.lock 2>/dev/null || echo ' (with uncommitted changes)')"
@@ -624,6 +653,9 @@ describe_machine() {
     fact clk_tck "$clk_tck"
     fact ready_runs "$READY_RUNS"
     fact variant "$ITEMSD_VARIANT"
+    fact layout "$LAYOUT"
+    fact db_cpus "$DB_CPUS"
+    fact http_cpus "$HTTP_CPUS"
     fact settings "DURATION=${DURATION}s ROUNDS=$ROUNDS CONNECTIONS=$CONNECTIONS SWEEP=\"$SWEEP\" POOL_SIZE=$POOL_SIZE SEED_ITEMS=$SEED_ITEMS CW_ROUNDS=$CW_ROUNDS PACED_CONNECTIONS=$PACED_CONNECTIONS PACED_ITEMS_RATE=$PACED_ITEMS_RATE PACED_HEALTH_RATE=$PACED_HEALTH_RATE"
 }
 
@@ -638,6 +670,9 @@ main() {
     build_binaries
     trap bench_cleanup EXIT
     start_database
+    if [[ "$LAYOUT" == split ]]; then
+        pin_database
+    fi
     set_itemsd_env
     migrate_database
     seed_items
@@ -661,7 +696,8 @@ main() {
     python3 bench/report.py "$OUT" "$CHART" "$(dirname "${DOC:-$OUT/results.md}")" >"$OUT/results.md"
     gnuplot -e "data='$OUT/latency.dat'; out='$CHART'" bench/latency.gp
     if [[ -n "$DOC" ]]; then
-        python3 bench/report.py --splice "$DOC" "$OUT/results.md" bench/run-bench.sh
+        python3 bench/report.py --splice "$DOC" "$OUT/results.md" \
+            "bench/run-bench.sh$([[ "$LAYOUT" == split ]] && echo " LAYOUT=split")"
     fi
     note "results: $OUT/results.md, chart: $CHART${DOC:+, generated section of $DOC updated}"
 }
