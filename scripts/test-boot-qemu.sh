@@ -192,23 +192,8 @@ qemu-system-x86_64 -accel tcg -m 1024 -smp 2 -nographic -no-reboot \
     -chardev "socket,id=ctl,path=$work/ctl.sock,server=on,wait=off" -serial chardev:ctl \
     -monitor none -display none </dev/null >"$work/qemu.log" 2>&1 &
 qemu_pid=$!
-
-# await DESCRIPTION COMMAND...: runs COMMAND every 0.5 s until it succeeds or check_timeout passes.
-await() {
-    local description=$1 deadline=$((SECONDS + check_timeout))
-    shift
-    until "$@" >/dev/null 2>&1; do
-        if ((SECONDS >= deadline)); then
-            log "timed out after ${check_timeout}s waiting for: $description" >&2
-            return 1
-        fi
-        if ! kill -0 "$qemu_pid" 2>/dev/null; then
-            log "qemu exited while waiting for: $description" >&2
-            return 1
-        fi
-        sleep 0.5
-    done
-}
+# For guest-report.sh's await.
+await_timeout=$check_timeout guest_process_pid=$qemu_pid guest_kind=VM
 guest_answer() {
     python3 -c 'import socket, sys; s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall(b"go\n"); s.close()' "$work/ctl.sock" ||
         log "could not answer the guest on $work/ctl.sock" >&2

@@ -170,23 +170,8 @@ guest_report_begin
 systemd-nspawn --quiet -D "$rootfs" -b --register=no --keep-unit --machine="$machine" \
     --console=read-only </dev/null >"$work/console.log" 2>&1 &
 nspawn_pid=$!
-
-# await DESCRIPTION COMMAND...: runs COMMAND every 0.2 s until it succeeds or BOOT_TIMEOUT passes.
-await() {
-    local description=$1 deadline=$((SECONDS + BOOT_TIMEOUT))
-    shift
-    until "$@" >/dev/null 2>&1; do
-        if ((SECONDS >= deadline)); then
-            echo "test-boot: timed out after ${BOOT_TIMEOUT}s waiting for: $description" >&2
-            return 1
-        fi
-        if ! kill -0 "$nspawn_pid" 2>/dev/null; then
-            echo "test-boot: the container exited while waiting for: $description" >&2
-            return 1
-        fi
-        sleep 0.2
-    done
-}
+# For guest-report.sh's await.
+await_timeout=$BOOT_TIMEOUT guest_process_pid=$nspawn_pid guest_kind=container
 
 # The container's PID 1: the descendant of nspawn whose innermost PID is 1.
 find_leader() {

@@ -8,15 +8,39 @@
 #
 # The sourcing test defines
 #   log TEXT                   prints its log line
-#   await DESCRIPTION CMD...   runs CMD until it succeeds, within the test's deadline per condition
 #   guest_answer               tells the guest, waiting after a HOST-TURN, to go on
-# and sets app_port: the port on the host's 127.0.0.1 where the guest's itemsd answers.
+# and sets app_port (the port on the host's 127.0.0.1 where the guest's itemsd answers),
+# await_timeout (seconds a condition of `await` may take), guest_process_pid (the process, nspawn or
+# qemu, whose end means the guest is gone) and guest_kind (what to call it in messages).
 
 # Where the tests install the guest's half.
 GUEST_CHECKS=/usr/local/sbin/guest-checks
 # A report line, wherever it starts on a console line: the kernel may write there too (grep -E).
 # shellcheck disable=SC2034 # used by scripts/test-boot-qemu.sh
 GUEST_REPORT_PATTERN='(CHECK (ok|FAIL) |INFO |HOST-TURN |GUEST-CHECKS-DONE ).*'
+
+# await DESCRIPTION COMMAND...: runs COMMAND every 0.2 s until it succeeds; fails after
+# await_timeout seconds, or at once when the guest is gone.
+await() {
+    local description=$1 deadline=$((SECONDS + await_timeout))
+    shift
+    until "$@" >/dev/null 2>&1; do
+        if ((SECONDS >= deadline)); then
+            log "timed out after ${await_timeout}s waiting for: $description" >&2
+            return 1
+        fi
+        if ! kill -0 "$guest_process_pid" 2>/dev/null; then
+            log "the $guest_kind exited while waiting for: $description" >&2
+            return 1
+        fi
+        sleep 0.2
+    done
+}
+
+# The test sets these once the guest is started (see above).
+await_timeout=60
+guest_process_pid=
+guest_kind=guest
 
 # install_guest_checks ROOTFS: test-only, so after validate-image.sh has passed the image.
 install_guest_checks() {
