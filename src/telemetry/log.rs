@@ -150,11 +150,16 @@ pub struct Record<'a> {
 }
 
 impl Record<'_> {
-    pub fn field(mut self, key: &str, value: impl LogValue) -> Self {
+    /// `key` is a name in the code, never data: it is written as it is, unescaped.
+    pub fn field(mut self, key: &'static str, value: impl LogValue) -> Self {
+        debug_assert!(
+            !key.bytes().any(needs_escape),
+            "log field names are plain: {key:?}"
+        );
         if let Some(line) = self.line.as_mut() {
-            line.push(',');
-            push_json_str(line, key);
-            line.push(':');
+            line.push_str(",\"");
+            line.push_str(key);
+            line.push_str("\":");
             value.write_json(line);
         }
         self
@@ -266,31 +271,64 @@ impl<T: LogValue> LogValue for Option<T> {
 
 /// Appends `s` as a JSON string literal.
 pub fn push_json_str(out: &mut String, s: &str) {
+    out.reserve(s.len() + 2);
     out.push('"');
-    // Copies the runs between characters that need escaping whole: nearly every value (paths,
-    // ids, messages) is one run.
-    let mut run = 0;
-    for (i, b) in s.bytes().enumerate() {
-        let escaped = match b {
-            b'"' => "\\\"",
-            b'\\' => "\\\\",
-            b'\n' => "\\n",
-            b'\r' => "\\r",
-            b'\t' => "\\t",
-            0..=0x1f => "",
-            _ => continue,
+    let mut rest = s;
+    loop {
+        // Nearly every value (paths, ids, messages) has nothing to escape: one scan, one copy.
+        let run = unescaped_prefix(rest.as_bytes());
+        out.push_str(&rest[..run]);
+        let Some(&b) = rest.as_bytes().get(run) else {
+            break;
         };
-        // Every byte escaped is ASCII, so `run..i` and `i + 1..` are on character boundaries.
-        out.push_str(&s[run..i]);
-        if escaped.is_empty() {
-            let _ = write!(out, "\\u{:04x}", b);
-        } else {
-            out.push_str(escaped);
+        match b {
+            b'"' => out.push_str("\\\""),
+            b'\\' => out.push_str("\\\\"),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            _ => {
+                let _ = write!(out, "\\u{:04x}", b);
+            }
         }
-        run = i + 1;
+        // Every byte escaped is ASCII, so `run + 1` is on a character boundary.
+        rest = &rest[run + 1..];
     }
-    out.push_str(&s[run..]);
     out.push('"');
+}
+
+/// Whether JSON needs `b` escaped inside a string (RFC 8259 §7): quote, backslash, controls.
+const fn needs_escape(b: u8) -> bool {
+    b < 0x20 || b == b'"' || b == b'\\'
+}
+
+/// How many leading bytes need no escaping: eight at a time as one `u64` (bit tricks that find
+/// a byte below 0x20, a quote or a backslash anywhere in the word), then byte by byte. The
+/// profile had the byte-by-byte loop at a sixth of the instructions of a `/health` request.
+fn unescaped_prefix(bytes: &[u8]) -> usize {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    // A byte of `x` below `n` (n <= 0x80) sets its high bit here; a word without one sets none.
+    const fn has_less(x: u64, n: u8) -> bool {
+        x.wrapping_sub(ONES * n as u64) & !x & HIGHS != 0
+    }
+    const fn has_byte(x: u64, b: u8) -> bool {
+        has_less(x ^ (ONES * b as u64), 1)
+    }
+    let mut done = 0;
+    for chunk in bytes.chunks_exact(8) {
+        let mut word = [0; 8];
+        word.copy_from_slice(chunk);
+        let x = u64::from_ne_bytes(word);
+        if has_less(x, 0x20) || has_byte(x, b'"') || has_byte(x, b'\\') {
+            break;
+        }
+        done += 8;
+    }
+    done + bytes[done..]
+        .iter()
+        .position(|&b| needs_escape(b))
+        .unwrap_or(bytes.len() - done)
 }
 
 /// Writes lines to stdout from a background thread, so a slow reader of stdout (journald under
@@ -482,6 +520,32 @@ mod tests {
             push_json_str(&mut out, &s);
             let back: String = serde_json::from_str(&out).expect("valid JSON string");
             proptest::prop_assert_eq!(back, s);
+        }
+    }
+
+    /// The word-at-a-time scan stops at exactly the first byte to escape, wherever it falls in
+    /// a word, and at none of its neighbours (0x20, 0x21, 0x23, 0x5b, 0x5d, DEL, UTF-8).
+    #[test]
+    fn the_scan_finds_the_first_byte_to_escape_anywhere() {
+        let plain = "ab !#[]\u{7f}é-0123456789abcdefghijklmnopqrstuvwxyz";
+        assert_eq!(unescaped_prefix(plain.as_bytes()), plain.len());
+        for special in [0x00u8, 0x01, 0x0a, 0x1f, b'"', b'\\'] {
+            for len in 1..40 {
+                for at in 0..len {
+                    let mut bytes: Vec<u8> = plain
+                        .bytes()
+                        .filter(u8::is_ascii)
+                        .cycle()
+                        .take(len)
+                        .collect();
+                    bytes[at] = special;
+                    assert_eq!(
+                        unescaped_prefix(&bytes),
+                        at,
+                        "{special:#x} at {at} of {len}"
+                    );
+                }
+            }
         }
     }
 
