@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
-use http::{HeaderMap, HeaderValue, Method, Request, StatusCode};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode};
 use hyper::body::Incoming;
 
 use super::error::ApiError;
@@ -20,6 +20,12 @@ use crate::telemetry::metrics::method_index;
 pub const MAX_URI_BYTES: usize = 4096;
 /// Longest client-supplied `X-Request-ID` echoed back; longer ones are replaced.
 const MAX_REQUEST_ID_BYTES: usize = 128;
+
+// The three headers every response carries, as constants: a name given as a string is parsed
+// and validated on every insert, which the profile showed at a twentieth of a `/health` request.
+const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+const X_RESPONSE_TIME: HeaderName = HeaderName::from_static("x-response-time");
+const X_INSTANCE_ID: HeaderName = HeaderName::from_static("x-instance-id");
 
 /// Route templates, the only values the `route` metric label takes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -176,12 +182,12 @@ pub async fn handle(
     let status = resp.status().as_u16();
     let headers = resp.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&request_id) {
-        headers.insert("x-request-id", v);
+        headers.insert(X_REQUEST_ID, v);
     }
     if let Ok(v) = response_time(elapsed) {
-        headers.insert("x-response-time", v);
+        headers.insert(X_RESPONSE_TIME, v);
     }
-    headers.insert("x-instance-id", state.instance_header.clone());
+    headers.insert(X_INSTANCE_ID, state.instance_header.clone());
     if state.health.phase() == Phase::Draining {
         // From SIGTERM on, keep-alive clients move off this instance before its listener
         // closes; hyper closes the connection after this response.
@@ -259,17 +265,27 @@ fn response_time(
     HeaderValue::from_str(&text)
 }
 
+/// A fresh UUID v4, hyphenated, encoded straight into the string (`to_string` goes through
+/// `core::fmt`, three times the cost).
+fn new_request_id() -> String {
+    let mut buf = uuid::Uuid::encode_buffer();
+    uuid::Uuid::new_v4()
+        .hyphenated()
+        .encode_lower(&mut buf)
+        .to_owned()
+}
+
 /// The client's `X-Request-ID` when it is a sane token, a fresh UUID otherwise.
 fn request_id(headers: &HeaderMap) -> String {
     headers
-        .get("x-request-id")
+        .get(&X_REQUEST_ID)
         .and_then(|v| v.to_str().ok())
         .filter(|v| {
             !v.is_empty()
                 && v.len() <= MAX_REQUEST_ID_BYTES
                 && v.bytes().all(|b| b.is_ascii_graphic())
         })
-        .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned)
+        .map_or_else(new_request_id, str::to_owned)
 }
 
 #[cfg(test)]
