@@ -28,6 +28,8 @@ use error::ApiError;
 /// What every handler may use. Built once at start-up and shared by all connections.
 pub struct State {
     pub app: AppInfo,
+    /// `/` and `/health` bodies' fixed parts, rendered from `app` once.
+    pub bodies: info::Bodies,
     /// The pool, and what the item routes run their statements on: shared, pipelined
     /// connections of it. Shared with the health probe, which cuts off the same connections
     /// when its own deadline passes.

@@ -7,11 +7,11 @@ use serde::Serialize;
 
 use super::error::ApiError;
 use crate::domain::Item;
-use crate::timefmt::{iso8601, Fraction};
+use crate::timefmt::{iso8601, push_iso8601, Fraction};
 
 pub type Resp = Response<Full<Bytes>>;
 
-const JSON: HeaderValue = HeaderValue::from_static("application/json");
+pub const JSON: HeaderValue = HeaderValue::from_static("application/json");
 
 pub fn json(status: StatusCode, body: &impl Serialize) -> Resp {
     match serde_json::to_vec(body) {
@@ -79,7 +79,7 @@ impl<'a> From<&'a Item> for ItemJson<'a> {
     }
 }
 
-/// Now, as the original formatted `timestamp` fields.
-pub fn timestamp() -> String {
-    iso8601(&chrono::Utc::now().naive_utc(), Fraction::Micros, true)
+/// Appends now, as the original formatted `timestamp` fields (without the quotes).
+pub fn push_timestamp(out: &mut String) {
+    push_iso8601(out, &chrono::Utc::now().naive_utc(), Fraction::Micros, true);
 }
