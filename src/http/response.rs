@@ -7,7 +7,8 @@ use serde::Serialize;
 
 use super::error::ApiError;
 use crate::domain::Item;
-use crate::timefmt::{iso8601, push_iso8601, Fraction};
+use crate::telemetry::log::push_json_str;
+use crate::timefmt::{push_iso8601, Fraction};
 
 pub type Resp = Response<Full<Bytes>>;
 
@@ -54,29 +55,50 @@ pub fn error(err: &ApiError) -> Resp {
     resp
 }
 
-/// An item as the original app rendered it: naive timestamps in ISO 8601.
-#[derive(Serialize)]
-pub struct ItemJson<'a> {
-    pub id: i32,
-    pub name: &'a str,
-    pub description: Option<&'a str>,
-    pub value: Option<&'a str>,
-    pub created_at: Option<String>,
-    pub updated_at: Option<String>,
+/// Appends an item as the original app rendered it: naive timestamps in ISO 8601, absent
+/// values as `null`. Written by hand with the log's escaper rather than serde_json's: on
+/// `GET /api/items?limit=10`, escaping the items' strings one byte at a time was a sixth of
+/// itemsd's instructions (callgrind, bench/count-instructions.sh).
+pub fn push_item(out: &mut String, item: &Item) {
+    out.push_str("{\"id\":");
+    out.push_str(itoa::Buffer::new().format(item.id));
+    out.push_str(",\"name\":");
+    push_json_str(out, &item.name);
+    out.push_str(",\"description\":");
+    push_optional_str(out, item.description.as_deref());
+    out.push_str(",\"value\":");
+    push_optional_str(out, item.value.as_deref());
+    out.push_str(",\"created_at\":");
+    push_optional_time(out, item.created_at.as_ref());
+    out.push_str(",\"updated_at\":");
+    push_optional_time(out, item.updated_at.as_ref());
+    out.push('}');
 }
 
-impl<'a> From<&'a Item> for ItemJson<'a> {
-    fn from(item: &'a Item) -> Self {
-        let iso = |t: &chrono::NaiveDateTime| iso8601(t, Fraction::Micros, false);
-        Self {
-            id: item.id,
-            name: &item.name,
-            description: item.description.as_deref(),
-            value: item.value.as_deref(),
-            created_at: item.created_at.as_ref().map(iso),
-            updated_at: item.updated_at.as_ref().map(iso),
-        }
+/// Room for one item of typical size, so the body rarely grows while it is written.
+pub const ITEM_JSON_BYTES: usize = 192;
+
+fn push_optional_str(out: &mut String, value: Option<&str>) {
+    match value {
+        Some(v) => push_json_str(out, v),
+        None => out.push_str("null"),
     }
+}
+
+fn push_optional_time(out: &mut String, value: Option<&chrono::NaiveDateTime>) {
+    match value {
+        Some(t) => {
+            out.push('"');
+            push_iso8601(out, t, Fraction::Micros, false);
+            out.push('"');
+        }
+        None => out.push_str("null"),
+    }
+}
+
+/// A JSON body the handler wrote itself.
+pub fn json_text(status: StatusCode, body: String) -> Resp {
+    with_body(status, JSON, body.into_bytes())
 }
 
 /// Appends now, as the original formatted `timestamp` fields (without the quotes).
