@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# Instructions a request in user space, itemsd against the minimal hyper server built the same
+# way (static musl, mimalloc), counted by valgrind's callgrind over a fixed number of requests
+# on one keep-alive connection. Unlike a rate or a CPU time, the count is the same from run to
+# run for the same binaries, whatever else the machine does, so a change to the request path
+# shows its effect exactly; the kernel's share (system calls, wake-ups) is not in it, and
+# bench/run-bench.sh measures that. The callgrind profiles stay in OUT, for callgrind_annotate.
+#
+# Inputs (environment; checked before anything runs):
+#   ROUTE          path and query to request (/health)
+#   REQUESTS       requests counted, after three uncounted (20000)
+#   ITEMSD_BINARY  the binary; callgrind needs its symbols, so the unstripped one cargo leaves
+#                  in target/ (default target/x86_64-unknown-linux-musl/release/itemsd, from
+#                  packaging/build-release.sh)
+#   BASELINE_MUSL_BINARY  bench/baseline built like itemsd (default: built, as run-bench.sh
+#                  builds it; "skip": itemsd alone)
+#   OUT            where the profiles go (.tmp/instructions)
+#   PORT_BASE      ports PORT_BASE+1..+5 are used (54700)
+#
+# Usage: bench/count-instructions.sh; ROUTE=/ bench/count-instructions.sh
+set -o errexit -o nounset -o pipefail
+
+cd "$(dirname "$0")/.."
+# shellcheck source=scripts/lib/postgres.sh
+source scripts/lib/postgres.sh
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
+
+ROUTE=${ROUTE:-/health}
+REQUESTS=${REQUESTS:-20000}
+ITEMSD_BINARY=${ITEMSD_BINARY:-target/x86_64-unknown-linux-musl/release/itemsd}
+BASELINE_MUSL_BINARY=${BASELINE_MUSL_BINARY:-}
+OUT=${OUT:-.tmp/instructions}
+PORT_BASE=${PORT_BASE:-54700}
+# bench/lib.sh's table and pool: two connections, as deployed.
+POOL_SIZE=2
+SEED_ITEMS=1000
+
+[[ "$ROUTE" == /* ]] || die "ROUTE must be a path, not '$ROUTE'"
+for name in REQUESTS PORT_BASE; do
+    [[ "${!name}" =~ ^[1-9][0-9]*$ ]] || die "$name must be a positive integer, not '${!name}'"
+done
+[[ -x "$ITEMSD_BINARY" ]] || die "ITEMSD_BINARY=$ITEMSD_BINARY is not an executable: run packaging/build-release.sh"
+for tool in valgrind callgrind_control callgrind_annotate python3 curl; do
+    command -v "$tool" >/dev/null || die "$tool not found (Debian: apt-get install valgrind python3 curl)"
+done
+
+mkdir -p "$OUT"
+if [[ -z "$BASELINE_MUSL_BINARY" ]]; then
+    note "building the baseline like itemsd: static musl, mimalloc"
+    CC_x86_64_unknown_linux_musl=musl-gcc \
+        CARGO_TARGET_X86_64_UNKNOWN_LINUX_MUSL_RUSTFLAGS="-C target-feature=+crt-static -C relocation-model=static" \
+        cargo build --release --locked --manifest-path bench/baseline/Cargo.toml \
+        --target x86_64-unknown-linux-musl --features mimalloc \
+        --target-dir .tmp/bench/baseline-target >"$OUT/build-baseline-musl.log" 2>&1 ||
+        die "building bench/baseline for musl failed; see $OUT/build-baseline-musl.log"
+    BASELINE_MUSL_BINARY=.tmp/bench/baseline-target/x86_64-unknown-linux-musl/release/itemsd-bench-baseline
+fi
+[[ "$BASELINE_MUSL_BINARY" == skip || -x "$BASELINE_MUSL_BINARY" ]] ||
+    die "BASELINE_MUSL_BINARY=$BASELINE_MUSL_BINARY is not an executable (or skip)"
+
+bench_ports "$PORT_BASE"
+trap bench_cleanup EXIT
+start_database >/dev/null
+set_itemsd_env
+migrate_database
+seed_items >/dev/null
+
+# count NAME PORT COMMAND...: runs COMMAND under callgrind with instrumentation off, turns it
+# on for REQUESTS requests and off again, and prints the count a request.
+count() {
+    local name=$1 port=$2
+    shift 2
+    local profile=$OUT/callgrind-$name.out
+    rm -f "$profile"
+    "$@" >/dev/null 2>"$OUT/valgrind-$name.log" &
+    local pid=$!
+    bench_pids+=("$pid")
+    # Slow to start under valgrind: up to 30 s.
+    for _ in $(seq 300); do
+        curl -fs -o /dev/null "http://127.0.0.1:$port/health" && break
+        kill -0 "$pid" 2>/dev/null || die "$name exited under valgrind; see $OUT/valgrind-$name.log"
+        sleep 0.1
+    done
+    python3 - "$port" "$ROUTE" 3 <<<"$KEEPALIVE_CLIENT" || die "$name did not answer $ROUTE"
+    callgrind_control --instr=on "$pid" >/dev/null 2>&1
+    python3 - "$port" "$ROUTE" "$REQUESTS" <<<"$KEEPALIVE_CLIENT" || die "$name did not answer $ROUTE"
+    callgrind_control --instr=off "$pid" >/dev/null 2>&1
+    stop_process "$pid"
+    local total
+    total=$(callgrind_annotate "$profile" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1}')
+    [[ "$total" =~ ^[0-9]+$ ]] || die "no count in $profile; see $OUT/valgrind-$name.log"
+    echo "$name $((total / REQUESTS))"
+}
+
+# Sends ROUTE N times on one keep-alive connection, each after the last answer has been read
+# whole (by Content-Length), so every request is counted and nothing is pipelined.
+KEEPALIVE_CLIENT='
+import socket, sys
+port, route, n = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+conn = socket.create_connection(("127.0.0.1", port))
+conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+request = f"GET {route} HTTP/1.1\r\nHost: bench\r\n\r\n".encode()
+buf = b""
+for _ in range(n):
+    conn.sendall(request)
+    while True:
+        end = buf.find(b"\r\n\r\n")
+        if end >= 0:
+            head = buf[:end].decode("latin-1").split("\r\n")
+            if not head[0].startswith("HTTP/1.1 2"):
+                sys.exit(f"answer: {head[0]}")
+            length = next((int(l.split(":", 1)[1]) for l in head if l.lower().startswith("content-length:")), 0)
+            if len(buf) >= end + 4 + length:
+                buf = buf[end + 4 + length:]
+                break
+        chunk = conn.recv(65536)
+        if not chunk:
+            sys.exit("connection closed")
+        buf += chunk
+'
+
+callgrind=(valgrind --tool=callgrind --instr-atstart=no)
+results=()
+results+=("$(count itemsd "$itemsd_port" env -i PATH="$PATH" "${itemsd_env[@]}" "${callgrind[@]}" \
+    --callgrind-out-file="$OUT/callgrind-itemsd.out" "$ITEMSD_BINARY")")
+if [[ "$BASELINE_MUSL_BINARY" != skip ]]; then
+    results+=("$(count baseline "$baseline_port" env -i PATH="$PATH" DB_HOST=127.0.0.1 "DB_PORT=$pg_port" \
+        DB_NAME=appdb DB_USER=postgres DB_POOL_MAX_CONN=2 "${callgrind[@]}" \
+        --callgrind-out-file="$OUT/callgrind-baseline.out" "$BASELINE_MUSL_BINARY" "$baseline_port")")
+fi
+
+echo "GET $ROUTE, $REQUESTS requests, user-space instructions a request (callgrind):"
+for line in "${results[@]}"; do
+    read -r name count <<<"$line"
+    printf "  %-10s %8d\n" "$name" "$count"
+done
+if ((${#results[@]} == 2)); then
+    read -r _ mine <<<"${results[0]}"
+    read -r _ theirs <<<"${results[1]}"
+    echo "  itemsd / baseline: $(awk -v a="$mine" -v b="$theirs" 'BEGIN {printf "%.1f %%", 100 * a / b}')"
+fi
+echo "profiles: callgrind_annotate $OUT/callgrind-itemsd.out"
