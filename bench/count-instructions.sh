@@ -47,14 +47,7 @@ done
 
 mkdir -p "$OUT"
 if [[ -z "$BASELINE_MUSL_BINARY" ]]; then
-    note "building the baseline like itemsd: static musl, mimalloc"
-    CC_x86_64_unknown_linux_musl=musl-gcc \
-        CARGO_TARGET_X86_64_UNKNOWN_LINUX_MUSL_RUSTFLAGS="-C target-feature=+crt-static -C relocation-model=static" \
-        cargo build --release --locked --manifest-path bench/baseline/Cargo.toml \
-        --target x86_64-unknown-linux-musl --features mimalloc \
-        --target-dir .tmp/bench/baseline-target >"$OUT/build-baseline-musl.log" 2>&1 ||
-        die "building bench/baseline for musl failed; see $OUT/build-baseline-musl.log"
-    BASELINE_MUSL_BINARY=.tmp/bench/baseline-target/x86_64-unknown-linux-musl/release/itemsd-bench-baseline
+    build_baseline_musl
 fi
 [[ "$BASELINE_MUSL_BINARY" == skip || -x "$BASELINE_MUSL_BINARY" ]] ||
     die "BASELINE_MUSL_BINARY=$BASELINE_MUSL_BINARY is not an executable (or skip)"
@@ -66,31 +59,28 @@ set_itemsd_env
 migrate_database
 seed_items >/dev/null
 
-# count NAME PORT COMMAND...: runs COMMAND under callgrind with instrumentation off, turns it
-# on for REQUESTS requests and off again, and prints the count a request.
+# count NAME PID PORT: with the server NAME (PID) started under callgrind, instrumentation off,
+# turns it on for REQUESTS requests and off again, stops the server (waiting for it to write
+# its profile, so not in a subshell) and adds the count a request to results.
 count() {
-    local name=$1 port=$2
-    shift 2
-    local profile=$OUT/callgrind-$name.out
-    rm -f "$profile"
-    "$@" >/dev/null 2>"$OUT/valgrind-$name.log" &
-    local pid=$!
-    bench_pids+=("$pid")
-    # Slow to start under valgrind: up to 30 s.
-    for _ in $(seq 300); do
-        curl -fs -o /dev/null "http://127.0.0.1:$port/health" && break
-        kill -0 "$pid" 2>/dev/null || die "$name exited under valgrind; see $OUT/valgrind-$name.log"
-        sleep 0.1
-    done
+    local name=$1 pid=$2 port=$3
     python3 - "$port" "$ROUTE" 3 <<<"$KEEPALIVE_CLIENT" || die "$name did not answer $ROUTE"
     callgrind_control --instr=on "$pid" >/dev/null 2>&1
     python3 - "$port" "$ROUTE" "$REQUESTS" <<<"$KEEPALIVE_CLIENT" || die "$name did not answer $ROUTE"
     callgrind_control --instr=off "$pid" >/dev/null 2>&1
     stop_process "$pid"
     local total
-    total=$(callgrind_annotate "$profile" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1}')
-    [[ "$total" =~ ^[0-9]+$ ]] || die "no count in $profile; see $OUT/valgrind-$name.log"
-    echo "$name $((total / REQUESTS))"
+    total=$(callgrind_annotate "$OUT/callgrind-$name.out" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1}')
+    [[ "$total" =~ ^[0-9]+$ ]] || die "no count in $OUT/callgrind-$name.out; see $OUT/*.stderr"
+    results+=("$name $((total / REQUESTS))")
+}
+
+# callgrind NAME: the command prefix that runs a server under callgrind (through the `env`
+# that bench/lib.sh starts it with) with instrumentation off, its profile in OUT.
+callgrind() {
+    rm -f "$OUT/callgrind-$1.out"
+    server_pin=(valgrind --tool=callgrind --trace-children=yes --instr-atstart=no
+        "--callgrind-out-file=$OUT/callgrind-$1.out")
 }
 
 # Sends ROUTE N times on one keep-alive connection, each after the last answer has been read
@@ -120,14 +110,17 @@ for _ in range(n):
         buf += chunk
 '
 
-callgrind=(valgrind --tool=callgrind --instr-atstart=no)
+# Slow to start under valgrind.
+ready_seconds=60
 results=()
-results+=("$(count itemsd "$itemsd_port" env -i PATH="$PATH" "${itemsd_env[@]}" "${callgrind[@]}" \
-    --callgrind-out-file="$OUT/callgrind-itemsd.out" "$ITEMSD_BINARY")")
+callgrind itemsd
+# As the benchmarks run it: the access log on, to /dev/null.
+start_itemsd LOG_LEVEL=INFO
+count itemsd "$server_pid" "$itemsd_port"
 if [[ "$BASELINE_MUSL_BINARY" != skip ]]; then
-    results+=("$(count baseline "$baseline_port" env -i PATH="$PATH" DB_HOST=127.0.0.1 "DB_PORT=$pg_port" \
-        DB_NAME=appdb DB_USER=postgres DB_POOL_MAX_CONN=2 "${callgrind[@]}" \
-        --callgrind-out-file="$OUT/callgrind-baseline.out" "$BASELINE_MUSL_BINARY" "$baseline_port")")
+    callgrind baseline
+    start_baseline "$BASELINE_MUSL_BINARY"
+    count baseline "$baseline_pid" "$baseline_port"
 fi
 
 echo "GET $ROUTE, $REQUESTS requests, user-space instructions a request (callgrind):"

@@ -2,8 +2,8 @@
 # Helpers shared by bench/run-bench.sh and bench/soak.sh: a throwaway PostgreSQL, itemsd and
 # moto's server started and stopped by pid, readings from /proc. Functions only; sourced after
 # scripts/lib/postgres.sh from the repository root. The sourcing script sets OUT, ITEMSD_BINARY,
-# POOL_SIZE, SEED_ITEMS, QUIET_BUSY and QUIET_WAIT, calls bench_ports PORT_BASE, and traps EXIT
-# with bench_cleanup.
+# POOL_SIZE, SEED_ITEMS, QUIET_BUSY and QUIET_WAIT (and BASELINE_BINARY, BASELINE_MUSL_BINARY
+# for the baseline), calls bench_ports PORT_BASE, and traps EXIT with bench_cleanup.
 
 readonly VENV=.venv
 readonly AWS_TEST_REGION=eu-north-1
@@ -53,10 +53,13 @@ bench_cleanup() {
     fi
 }
 
-# wait_for_http URL PID: until URL answers 200, or the process dies, or 10 s pass.
+# How long a server started here has to answer /health: 10 s; more under valgrind.
+ready_seconds=10
+
+# wait_for_http URL PID: until URL answers 200, or the process dies, or ready_seconds pass.
 wait_for_http() {
     local url=$1 pid=$2
-    for _ in $(seq 200); do
+    for _ in $(seq $((ready_seconds * 20))); do
         curl -fs -o /dev/null "$url" && return 0
         kill -0 "$pid" 2>/dev/null || return 1
         sleep 0.05
@@ -133,6 +136,38 @@ start_itemsd() {
 stop_itemsd() {
     stop_process "$server_pid"
     server_pid=
+}
+
+baseline_pid=
+
+# start_baseline [BINARY]: the minimal server (default BASELINE_BINARY) on baseline_port, with
+# the benchmark database and pool; sets baseline_pid.
+start_baseline() {
+    "${server_pin[@]}" env -i PATH="$PATH" DB_HOST=127.0.0.1 "DB_PORT=$pg_port" DB_NAME=appdb DB_USER=postgres \
+        "DB_POOL_MAX_CONN=$POOL_SIZE" "${1:-$BASELINE_BINARY}" "$baseline_port" >/dev/null 2>&1 &
+    baseline_pid=$!
+    bench_pids+=("$baseline_pid")
+    wait_for_http "http://127.0.0.1:$baseline_port/health" "$baseline_pid" || die "the baseline did not answer /health"
+}
+
+# build_baseline_musl: bench/baseline built like itemsd (static musl, mimalloc, as
+# packaging/build-release.sh builds itemsd) into BASELINE_MUSL_BINARY; "skip" when this
+# machine has no musl-gcc or no musl target.
+build_baseline_musl() {
+    if ! command -v musl-gcc >/dev/null || ! grep -qx x86_64-unknown-linux-musl <<<"$(rustup target list --installed 2>/dev/null)"; then
+        note "no musl-gcc or no x86_64-unknown-linux-musl target: the baseline is not built like itemsd (packaging/install-build-deps.sh)"
+        BASELINE_MUSL_BINARY=skip
+        return
+    fi
+    note "building the baseline like itemsd: static musl, mimalloc"
+    CC_x86_64_unknown_linux_musl=musl-gcc \
+        CARGO_TARGET_X86_64_UNKNOWN_LINUX_MUSL_RUSTFLAGS="-C target-feature=+crt-static -C relocation-model=static" \
+        cargo build --release --locked --quiet --manifest-path bench/baseline/Cargo.toml \
+        --target x86_64-unknown-linux-musl --features mimalloc \
+        --target-dir .tmp/bench/baseline-target >"$OUT/build-baseline-musl.log" 2>&1 ||
+        die "building bench/baseline for musl failed; see $OUT/build-baseline-musl.log"
+    # shellcheck disable=SC2034 # the sourcing script's input, read there
+    BASELINE_MUSL_BINARY=.tmp/bench/baseline-target/x86_64-unknown-linux-musl/release/itemsd-bench-baseline
 }
 
 start_moto() {

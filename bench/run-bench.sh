@@ -154,32 +154,8 @@ build_binaries() {
         BASELINE_BINARY=.tmp/bench/baseline-target/release/itemsd-bench-baseline
     fi
     if [[ -z "$BASELINE_MUSL_BINARY" ]]; then
-        if ! command -v musl-gcc >/dev/null || ! grep -qx x86_64-unknown-linux-musl <<<"$(rustup target list --installed 2>/dev/null)"; then
-            note "no musl-gcc or no x86_64-unknown-linux-musl target: the baseline is not built like itemsd (packaging/install-build-deps.sh)"
-            BASELINE_MUSL_BINARY=skip
-            return
-        fi
-        note "building the baseline like itemsd: static musl, mimalloc"
-        # As packaging/build-release.sh does for itemsd.
-        CC_x86_64_unknown_linux_musl=musl-gcc \
-            CARGO_TARGET_X86_64_UNKNOWN_LINUX_MUSL_RUSTFLAGS="-C target-feature=+crt-static -C relocation-model=static" \
-            cargo build --release --locked --quiet --manifest-path bench/baseline/Cargo.toml \
-            --target x86_64-unknown-linux-musl --features mimalloc \
-            --target-dir .tmp/bench/baseline-target >"$OUT/build-baseline-musl.log" 2>&1 ||
-            die "building bench/baseline for musl failed; see $OUT/build-baseline-musl.log"
-        BASELINE_MUSL_BINARY=.tmp/bench/baseline-target/x86_64-unknown-linux-musl/release/itemsd-bench-baseline
+        build_baseline_musl
     fi
-}
-
-baseline_pid=
-
-# start_baseline [BINARY]: the minimal server, with the same database and pool bound as itemsd.
-start_baseline() {
-    "${server_pin[@]}" env -i PATH="$PATH" DB_HOST=127.0.0.1 "DB_PORT=$pg_port" DB_NAME=appdb DB_USER=postgres \
-        "DB_POOL_MAX_CONN=$POOL_SIZE" "${1:-$BASELINE_BINARY}" "$baseline_port" >/dev/null 2>&1 &
-    baseline_pid=$!
-    bench_pids+=("$baseline_pid")
-    wait_for_http "http://127.0.0.1:$baseline_port/health" "$baseline_pid" || die "the baseline did not answer /health"
 }
 
 # --- measuring ----------------------------------------------------------------------------
