@@ -43,9 +43,7 @@ impl Bodies {
         push_member(&mut health_middle, "version", &app.version);
         health_middle.push_str(",\"checks\":{\"application\":");
 
-        let mut health_tail = String::from("},\"instance\":{");
-        push_json_str(&mut health_tail, "id");
-        health_tail.push(':');
+        let mut health_tail = String::from("},\"instance\":{\"id\":");
         push_json_str(&mut health_tail, &app.instance_id);
         push_member(&mut health_tail, "ip", &app.instance_ip);
         push_member(&mut health_tail, "az", &app.availability_zone);
@@ -110,8 +108,7 @@ fn push_member(out: &mut String, key: &str, value: &str) {
 
 /// Who answers; never touches the database.
 pub fn index(state: &State) -> Resp {
-    let body = state.bodies.index(&state.health.verdict());
-    response::with_body(StatusCode::OK, response::JSON, body.into_bytes())
+    response::json_text(StatusCode::OK, state.bodies.index(&state.health.verdict()))
 }
 
 /// The load balancer's question, answered from state (see `crate::health`).
@@ -122,8 +119,7 @@ pub fn health(state: &State) -> Resp {
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    let body = state.bodies.health(&verdict);
-    response::with_body(status, response::JSON, body.into_bytes())
+    response::json_text(status, state.bodies.health(&verdict))
 }
 
 #[derive(Serialize)]

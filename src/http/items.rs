@@ -1,12 +1,13 @@
 //! `/api/items` and `/api/items/{id}`.
 
+use http::{Request, StatusCode};
+use hyper::body::Incoming;
+
 use super::error::ApiError;
 use super::response::{self, Resp};
 use super::{body, State};
 use crate::db;
 use crate::domain::{Item, ItemRef, NewItem, Page};
-use http::{Request, StatusCode};
-use hyper::body::Incoming;
 
 pub async fn list(state: &State, query: Option<&str>) -> Result<Resp, ApiError> {
     let pairs: Vec<(String, String)> = form_urlencoded::parse(query.unwrap_or_default().as_bytes())

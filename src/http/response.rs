@@ -12,7 +12,7 @@ use crate::timefmt::{push_iso8601, Fraction};
 
 pub type Resp = Response<Full<Bytes>>;
 
-pub const JSON: HeaderValue = HeaderValue::from_static("application/json");
+const JSON: HeaderValue = HeaderValue::from_static("application/json");
 
 pub fn json(status: StatusCode, body: &impl Serialize) -> Resp {
     match serde_json::to_vec(body) {
