@@ -16,6 +16,10 @@
 #                  builds it; "skip": itemsd alone)
 #   OUT            where the profiles go (.tmp/instructions)
 #   PORT_BASE      ports PORT_BASE+1..+5 are used (54700)
+#   SHIPPING       "on": itemsd also ships every access-log line to CloudWatch Logs (moto's
+#                  server), and the count includes the shipping of the counted requests' lines,
+#                  up to the last one CloudWatch accepted: what shipping costs an instance,
+#                  whatever moto takes of the machine ("off", the default: no shipping)
 #
 # Usage: bench/count-instructions.sh; ROUTE=/ bench/count-instructions.sh
 set -o errexit -o nounset -o pipefail
@@ -32,10 +36,12 @@ ITEMSD_BINARY=${ITEMSD_BINARY:-target/x86_64-unknown-linux-musl/release/itemsd}
 BASELINE_MUSL_BINARY=${BASELINE_MUSL_BINARY:-}
 OUT=${OUT:-.tmp/instructions}
 PORT_BASE=${PORT_BASE:-54700}
+SHIPPING=${SHIPPING:-off}
 # bench/lib.sh's table and pool: two connections, as deployed.
 POOL_SIZE=2
 SEED_ITEMS=1000
 
+[[ "$SHIPPING" == on || "$SHIPPING" == off ]] || die "SHIPPING must be on or off, not '$SHIPPING'"
 [[ "$ROUTE" == /* ]] || die "ROUTE must be a path, not '$ROUTE'"
 for name in REQUESTS PORT_BASE; do
     [[ "${!name}" =~ ^[1-9][0-9]*$ ]] || die "$name must be a positive integer, not '${!name}'"
@@ -67,12 +73,33 @@ count() {
     python3 - "$port" "$ROUTE" 3 <<<"$KEEPALIVE_CLIENT" || die "$name did not answer $ROUTE"
     callgrind_control --instr=on "$pid" >/dev/null 2>&1
     python3 - "$port" "$ROUTE" "$REQUESTS" <<<"$KEEPALIVE_CLIENT" || die "$name did not answer $ROUTE"
+    if [[ "$name" == itemsd && "$SHIPPING" == on ]]; then
+        wait_for_shipped "$port" "$((REQUESTS + 3))"
+    fi
     callgrind_control --instr=off "$pid" >/dev/null 2>&1
     stop_process "$pid"
     local total
     total=$(callgrind_annotate "$OUT/callgrind-$name.out" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1}')
     [[ "$total" =~ ^[0-9]+$ ]] || die "no count in $OUT/callgrind-$name.out; see $OUT/*.stderr"
     results+=("$name $((total / REQUESTS))")
+}
+
+# wait_for_shipped PORT N: until itemsd on PORT reports N log lines accepted by CloudWatch Logs
+# (its flush interval, 5 s, bounds the wait for the last batch). Each poll is a request of its
+# own, a handful against REQUESTS.
+wait_for_shipped() {
+    local shipped batches started=$SECONDS
+    while ((SECONDS - started < 120)); do
+        read -r shipped batches < <(curl -fs "http://127.0.0.1:$1/metrics" | awk '
+            $1 == "cloudwatch_logs_events_shipped_total" {s = $2} $1 == "cloudwatch_logs_batches_total" {b = $2}
+            END {print s + 0, b + 0}')
+        if ((shipped >= $2)); then
+            note "itemsd shipped $shipped log lines in $batches PutLogEvents calls"
+            return 0
+        fi
+        sleep 1
+    done
+    die "itemsd shipped ${shipped:-no} log lines of $2 within 120 s; see $OUT/itemsd.stderr"
 }
 
 # callgrind NAME: the command prefix that runs a server under callgrind (through the `env`
@@ -114,8 +141,14 @@ for _ in range(n):
 ready_seconds=60
 results=()
 callgrind itemsd
-# As the benchmarks run it: the access log on, to /dev/null.
-start_itemsd LOG_LEVEL=INFO
+# As the benchmarks run it: the access log on, to /dev/null (and to moto with SHIPPING=on).
+if [[ "$SHIPPING" == on ]]; then
+    start_moto
+    read -r -a aws <<<"$(aws_env)"
+    start_itemsd LOG_LEVEL=INFO "${aws[@]}" CLOUDWATCH_LOG_GROUP=bench-instructions CLOUDWATCH_LOG_STREAM=count
+else
+    start_itemsd LOG_LEVEL=INFO
+fi
 count itemsd "$server_pid" "$itemsd_port"
 if [[ "$BASELINE_MUSL_BINARY" != skip ]]; then
     callgrind baseline
@@ -123,7 +156,7 @@ if [[ "$BASELINE_MUSL_BINARY" != skip ]]; then
     count baseline "$baseline_pid" "$baseline_port"
 fi
 
-echo "GET $ROUTE, $REQUESTS requests, user-space instructions a request (callgrind):"
+echo "GET $ROUTE, $REQUESTS requests, log shipping $SHIPPING, user-space instructions a request (callgrind):"
 for line in "${results[@]}"; do
     read -r name count <<<"$line"
     printf "  %-10s %8d\n" "$name" "$count"
