@@ -97,6 +97,42 @@ async fn every_request_is_shipped_in_order_in_valid_batches() {
     assert!(total > 1_048_576, "{total} bytes in {:?}", record.batches);
 }
 
+// Each call costs a SigV4 signature over its whole body and a round trip, whatever it carries:
+// under steady load a call goes out once a flush interval, or once half a batch is waiting, not
+// after every round trip with the few lines that came in meanwhile.
+// Multi-threaded, like every test here: the proxy runs on the test's runtime and must keep
+// serving while the test blocks on the child process.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn steady_load_is_shipped_in_few_calls() {
+    const FLUSH: Duration = Duration::from_secs(1);
+    const LOAD: Duration = Duration::from_secs(3);
+    let s = start(&[("CLOUDWATCH_LOG_FLUSH_MS", "1000")]).await;
+    requests(&s.client, "warm-", 1, 10).await;
+    wait_for_ids(&s.moto, "warm-", 1, Duration::from_secs(20)).await;
+    let calls_before = s.proxy.record.lock().expect("record").batches.len();
+    let started = std::time::Instant::now();
+    let mut sent = 0;
+    while started.elapsed() < LOAD {
+        requests(&s.client, &format!("steady-{sent:05}-"), 1, 10).await;
+        sent += 1;
+    }
+    wait_for_ids(&s.moto, "steady-", sent, Duration::from_secs(20)).await;
+    let elapsed = started.elapsed();
+    let record = s.proxy.record.lock().expect("record");
+    let calls = &record.batches[calls_before..];
+    let bytes: usize = calls.iter().map(|(_, bytes)| bytes).sum();
+    // One call a flush interval, one for each half batch (512 KiB), and one for the lines of
+    // the last interval.
+    let allowed = (elapsed.as_secs_f64() / FLUSH.as_secs_f64()).ceil() as usize
+        + bytes.div_ceil(512 * 1024)
+        + 1;
+    assert!(
+        calls.len() <= allowed,
+        "{sent} requests in {elapsed:?} were shipped in {} calls, more than {allowed}: {calls:?}",
+        calls.len()
+    );
+}
+
 // Multi-threaded, like every test here: the proxy runs on the test's runtime and must keep
 // serving while the test blocks on the child process.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

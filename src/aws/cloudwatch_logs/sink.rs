@@ -24,6 +24,11 @@ use crate::telemetry::log::{LogSink, Logger};
 /// batch is ready and waiting longer only adds latency to the logs.
 const SHIP_NOW_BYTES: usize = batch::MAX_BATCH_BYTES / 2;
 
+/// A full batch is waiting: ship it without waiting for the flush interval.
+fn ship_now(buf: &Buffer) -> bool {
+    buf.bytes >= SHIP_NOW_BYTES || buf.events.len() >= batch::MAX_BATCH_EVENTS
+}
+
 fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -124,7 +129,7 @@ impl LogSink for CloudWatchLogsSink {
             .stats
             .buffered_bytes
             .store(buf.bytes as u64, Ordering::Relaxed);
-        let ship_now = buf.bytes >= SHIP_NOW_BYTES || buf.events.len() >= batch::MAX_BATCH_EVENTS;
+        let ship_now = ship_now(&buf);
         drop(buf);
         if ship_now {
             shared.wake.notify_one();
@@ -208,15 +213,19 @@ impl Shipper {
                 () = self.shared.wake.notified() => false,
                 () = stop.requested() => true,
             };
-            self.ship_all().await;
+            self.ship_all(last).await;
             if last {
                 return;
             }
         }
     }
 
-    /// Ships until the buffer is empty.
-    async fn ship_all(&self) {
+    /// Ships what is buffered, then goes on only while a batch's worth is waiting, or until
+    /// the buffer is empty when a flush (or the stop) asks for everything. Lines that arrive
+    /// during a call wait for the next tick: under steady load a call goes out every flush
+    /// interval or every half batch, not after every round trip with the few lines that came
+    /// in meanwhile (each call costs a SigV4 signature and a round trip, whatever it carries).
+    async fn ship_all(&self, drain: bool) {
         loop {
             let (batch, drops) = {
                 let Ok(mut buf) = self.shared.buffer.lock() else {
@@ -247,11 +256,15 @@ impl Shipper {
             self.send(batch.events).await;
             // Reported after a success, so the line has a chance of being shipped itself.
             self.report_drops(drops);
-            if let Ok(mut buf) = self.shared.buffer.lock() {
-                buf.in_flight = false;
-                if buf.events.is_empty() {
-                    self.shared.drained.notify_all();
-                }
+            let Ok(mut buf) = self.shared.buffer.lock() else {
+                return;
+            };
+            buf.in_flight = false;
+            if buf.events.is_empty() {
+                self.shared.drained.notify_all();
+            }
+            if !(drain || buf.flush_requested || ship_now(&buf)) {
+                return;
             }
         }
     }
