@@ -259,10 +259,17 @@ fn response_time(
     elapsed: std::time::Duration,
 ) -> Result<HeaderValue, http::header::InvalidHeaderValue> {
     let hundredths = u64::try_from((elapsed.as_micros() + 5) / 10).unwrap_or(u64::MAX);
-    let mut text = String::with_capacity(16);
-    crate::telemetry::log::push_fixed(&mut text, hundredths, 100);
-    text.push_str("ms");
-    HeaderValue::from_str(&text)
+    // Written on the stack: `HeaderValue` copies the text into a buffer of its own anyway, so
+    // a `String` here was an allocation a response for nothing. At most 20 digits, the point,
+    // two decimals and "ms".
+    let mut text = [0u8; 25];
+    let mut digits = itoa::Buffer::new();
+    let whole = digits.format(hundredths / 100).as_bytes();
+    let (head, tail) = text.split_at_mut(whole.len());
+    head.copy_from_slice(whole);
+    let frac = (hundredths % 100) as u8;
+    tail[..5].copy_from_slice(&[b'.', b'0' + frac / 10, b'0' + frac % 10, b'm', b's']);
+    HeaderValue::from_bytes(&text[..whole.len() + 5])
 }
 
 /// A fresh UUID v4, hyphenated, encoded straight into the string (`to_string` goes through
@@ -330,5 +337,11 @@ mod tests {
         );
         assert_eq!(response_time(Duration::from_micros(31)).unwrap(), "0.03ms");
         assert_eq!(response_time(Duration::from_secs(2)).unwrap(), "2000.00ms");
+        assert_eq!(response_time(Duration::ZERO).unwrap(), "0.00ms");
+        assert_eq!(
+            response_time(Duration::MAX).unwrap(),
+            "184467440737095516.15ms",
+            "the largest, saturated, still fits"
+        );
     }
 }
