@@ -19,8 +19,11 @@ provider "aws" {
   skip_region_validation      = true
   skip_requesting_account_id  = false
   # moto answers unimplemented calls with HTTP 500, which the provider would
-  # retry for many minutes.
-  max_retries = 1
+  # retry for many minutes with its default of 25. But one attempt is too few:
+  # moto's server closes idle keep-alive connections, and a call that races
+  # the close fails with "use of closed network connection" (a destroy of
+  # envs/dev failed so in CI). Three attempts retry that within seconds.
+  max_retries = 3
 
   endpoints {
     autoscaling    = var.moto_endpoint
