@@ -1,11 +1,15 @@
 //! ISO 8601 timestamps written digit by digit. chrono's `format` parses its pattern on every
 //! call, and even `write!` with a fixed pattern went through `core::fmt` for each of the seven
 //! fields: with a log line and a timestamp in the body of every request, that was 4.5 % of
-//! itemsd's CPU serving `/health` (perf record; docs/PERFORMANCE.md).
+//! itemsd's CPU serving `/health` (perf record; docs/PERFORMANCE.md). The current time, written
+//! twice a request (the access-log line, the bodies of `/` and `/health`), keeps the text of
+//! its minute per thread, so only the seconds and their fraction are worked out each time.
 
+use std::cell::Cell;
 use std::fmt::Write;
+use std::time::{SystemTime, UNIX_EPOCH};
 
-use chrono::{Datelike, NaiveDateTime, Timelike};
+use chrono::{DateTime, Datelike, NaiveDateTime, Timelike};
 
 /// Digits after the seconds.
 #[derive(Clone, Copy, Debug)]
@@ -66,6 +70,80 @@ fn put_digits(digits: &mut [u8], mut n: u32) {
     }
 }
 
+/// `YYYY-MM-DDTHH:MM:`, the part of a timestamp a minute shares.
+type MinuteText = [u8; 17];
+
+thread_local! {
+    /// The Unix minute this thread last wrote, and its text: converting seconds to a calendar
+    /// date (chrono's `Utc::now`, then its year, month and day) was most of the cost of a
+    /// timestamp, and the date changes once a minute at most. Per thread, so workers share
+    /// nothing; `u64::MAX` is no minute yet.
+    static MINUTE: Cell<(u64, MinuteText)> = const { Cell::new((u64::MAX, [0; 17])) };
+}
+
+/// Appends the current UTC time as [`push_iso8601`] writes it, with the `Z`: the same text as
+/// `push_iso8601(out, &Utc::now().naive_utc(), fraction, true)`.
+pub fn push_now(out: &mut String, fraction: Fraction) {
+    match SystemTime::now().duration_since(UNIX_EPOCH) {
+        Ok(since) => push_unix(out, since.as_secs(), since.subsec_nanos(), fraction),
+        // A clock set before 1970: not worth a cache.
+        Err(_) => push_iso8601(out, &chrono::Utc::now().naive_utc(), fraction, true),
+    }
+}
+
+/// Appends the Unix time `secs`.`nanos` (nanos below 1e9) as `push_now` does.
+fn push_unix(out: &mut String, secs: u64, nanos: u32, fraction: Fraction) {
+    let minute = secs / 60;
+    let Some(prefix) = MINUTE.with(|cached| {
+        let (cached_minute, text) = cached.get();
+        if cached_minute == minute {
+            return Some(text);
+        }
+        let text = minute_text(secs)?;
+        cached.set((minute, text));
+        Some(text)
+    }) else {
+        // Past year 9999, or beyond chrono's range: the general path says what chrono says.
+        let t = i64::try_from(secs)
+            .ok()
+            .and_then(|s| DateTime::from_timestamp(s, nanos))
+            .map(|t| t.naive_utc())
+            .unwrap_or_default();
+        push_iso8601(out, &t, fraction, true);
+        return;
+    };
+    let mut buf = *b"0000-00-00T00:00:00.000000Z";
+    buf[..prefix.len()].copy_from_slice(&prefix);
+    // A minute has 60 seconds in Unix time: leap seconds are not counted in it.
+    put_digits(&mut buf[17..19], (secs % 60) as u32);
+    let len = match fraction {
+        Fraction::Millis => {
+            put_digits(&mut buf[20..23], nanos / 1_000_000);
+            buf[23] = b'Z';
+            24
+        }
+        Fraction::Micros => {
+            put_digits(&mut buf[20..26], nanos / 1_000);
+            27
+        }
+    };
+    // ASCII digits and separators only.
+    out.push_str(std::str::from_utf8(&buf[..len]).unwrap_or_default());
+}
+
+/// The text of the minute holding the Unix time `secs`, when its year has four digits.
+fn minute_text(secs: u64) -> Option<MinuteText> {
+    let t = DateTime::from_timestamp(i64::try_from(secs).ok()?, 0)?.naive_utc();
+    let year = u32::try_from(t.year()).ok().filter(|y| *y <= 9999)?;
+    let mut text = *b"0000-00-00T00:00:";
+    put_digits(&mut text[0..4], year);
+    put_digits(&mut text[5..7], t.month());
+    put_digits(&mut text[8..10], t.day());
+    put_digits(&mut text[11..13], t.hour());
+    put_digits(&mut text[14..16], t.minute());
+    Some(text)
+}
+
 /// [`push_iso8601`] into a new string.
 pub fn iso8601(t: &NaiveDateTime, fraction: Fraction, zulu: bool) -> String {
     let mut out = String::with_capacity(28);
@@ -85,5 +163,62 @@ mod tests {
             prop_assert_eq!(iso8601(&t, Fraction::Micros, false), t.format("%Y-%m-%dT%H:%M:%S%.6f").to_string());
             prop_assert_eq!(iso8601(&t, Fraction::Millis, true), t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string());
         }
+
+        /// The cached minute is right for a second in it, and replaced for any other minute:
+        /// each time is written twice, after a time in another minute and after one in its own.
+        #[test]
+        fn unix_times_have_chrono_text(
+            times in proptest::collection::vec((0u64..253_402_300_799, 0u32..1_000_000_000), 1..8),
+        ) {
+            for (secs, nanos) in times {
+                let expected = DateTime::from_timestamp(secs as i64, nanos).expect("in range").naive_utc();
+                for _ in 0..2 {
+                    for (fraction, pattern) in [
+                        (Fraction::Millis, "%Y-%m-%dT%H:%M:%S%.3fZ"),
+                        (Fraction::Micros, "%Y-%m-%dT%H:%M:%S%.6fZ"),
+                    ] {
+                        let mut out = String::new();
+                        push_unix(&mut out, secs, nanos, fraction);
+                        prop_assert_eq!(out, expected.format(pattern).to_string());
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_minute_changes_at_its_last_second() {
+        // 2026-12-31T23:59:59 and the second after it: a new minute, day, month and year.
+        let last = 1_798_761_599;
+        let mut out = String::new();
+        push_unix(&mut out, last, 999_999_999, Fraction::Millis);
+        push_unix(&mut out, last + 1, 0, Fraction::Micros);
+        push_unix(&mut out, last, 0, Fraction::Millis);
+        assert_eq!(
+            out,
+            "2026-12-31T23:59:59.999Z2027-01-01T00:00:00.000000Z2026-12-31T23:59:59.000Z"
+        );
+    }
+
+    #[test]
+    fn years_past_four_digits_take_the_general_path() {
+        let mut out = String::new();
+        push_unix(&mut out, 253_402_300_800, 0, Fraction::Millis);
+        assert_eq!(out, "+10000-01-01T00:00:00.000Z");
+    }
+
+    #[test]
+    fn now_is_written_as_chrono_writes_it() {
+        let before = chrono::Utc::now().naive_utc();
+        let mut out = String::new();
+        push_now(&mut out, Fraction::Micros);
+        let after = chrono::Utc::now().naive_utc();
+        let written =
+            NaiveDateTime::parse_from_str(&out, "%Y-%m-%dT%H:%M:%S%.6fZ").expect("parses");
+        // Truncated to microseconds, so compared at that precision.
+        assert!(
+            written <= after && written >= before - chrono::Duration::microseconds(1),
+            "{out}"
+        );
     }
 }

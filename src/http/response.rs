@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::error::ApiError;
 use crate::domain::Item;
 use crate::telemetry::log::push_json_str;
-use crate::timefmt::{push_iso8601, Fraction};
+use crate::timefmt::{push_iso8601, push_now, Fraction};
 
 pub type Resp = Response<Full<Bytes>>;
 
@@ -106,5 +106,5 @@ pub fn json_text(status: StatusCode, body: String) -> Resp {
 
 /// Appends now, as the original formatted `timestamp` fields (without the quotes).
 pub fn push_timestamp(out: &mut String) {
-    push_iso8601(out, &chrono::Utc::now().naive_utc(), Fraction::Micros, true);
+    push_now(out, Fraction::Micros);
 }

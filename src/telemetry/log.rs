@@ -100,8 +100,7 @@ impl Logger {
         }
         let mut line = String::with_capacity(256);
         line.push_str("{\"timestamp\":\"");
-        let now = chrono::Utc::now().naive_utc();
-        timefmt::push_iso8601(&mut line, &now, Fraction::Millis, true);
+        timefmt::push_now(&mut line, Fraction::Millis);
         line.push_str("\",\"level\":\"");
         line.push_str(level.as_str());
         line.push_str("\",\"msg\":");
@@ -403,8 +402,7 @@ impl StdoutShared {
             if dropped > 0 {
                 let mut line = String::new();
                 line.push_str("{\"timestamp\":\"");
-                let now = chrono::Utc::now().naive_utc();
-                timefmt::push_iso8601(&mut line, &now, Fraction::Millis, true);
+                timefmt::push_now(&mut line, Fraction::Millis);
                 let _ = writeln!(
                     line,
                     "\",\"level\":\"WARN\",\"msg\":\"log lines dropped: stdout too slow\",\"dropped\":{dropped}}}"
