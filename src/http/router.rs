@@ -137,9 +137,14 @@ pub async fn handle(
 ) -> Result<Resp, Infallible> {
     let started = Instant::now();
     let method = req.method().clone();
-    let path = req.uri().path().to_owned();
+    // The request goes to the handler; a clone of its URI shares hyper's buffer rather than
+    // copying the path into a string of its own.
+    let uri = req.uri().clone();
+    let path = uri.path();
     let request_id = request_id(req.headers());
-    let (route, _) = Route::resolve(&path);
+    // Both come from visible ASCII (checked or generated), so `to_str` cannot fail.
+    let request_id_text = request_id.to_str().unwrap_or_default();
+    let (route, _) = Route::resolve(path);
 
     // `/health` is exempt from the limit: a saturated instance is still alive, and failing the
     // load balancer's checks would have it replaced in the middle of a burst.
@@ -160,8 +165,8 @@ pub async fn handle(
             let mut guard = InFlight {
                 state: &state,
                 method: &method,
-                path: &path,
-                request_id: &request_id,
+                path,
+                request_id: request_id_text,
                 started,
                 finished: false,
             };
@@ -180,10 +185,24 @@ pub async fn handle(
     };
     let elapsed = started.elapsed();
     let status = resp.status().as_u16();
+    state
+        .metrics
+        .record(route.index(), method_index(&method), status, elapsed);
+    state
+        .logger
+        .info("request completed")
+        .field("method", method.as_str())
+        .field("path", path)
+        .field("route", ROUTE_LABELS[route.index()])
+        .field("status", status)
+        .field("response_time_ms", elapsed)
+        .field("request_id", request_id_text)
+        .field("instance_id", state.app.instance_id.as_str())
+        .emit();
+
     let headers = resp.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(&request_id) {
-        headers.insert(X_REQUEST_ID, v);
-    }
+    // Moved in after the log line is written: a clone of a value just made is an allocation.
+    headers.insert(X_REQUEST_ID, request_id);
     if let Ok(v) = response_time(elapsed) {
         headers.insert(X_RESPONSE_TIME, v);
     }
@@ -193,21 +212,6 @@ pub async fn handle(
         // closes; hyper closes the connection after this response.
         headers.insert(http::header::CONNECTION, HeaderValue::from_static("close"));
     }
-
-    state
-        .metrics
-        .record(route.index(), method_index(&method), status, elapsed);
-    state
-        .logger
-        .info("request completed")
-        .field("method", method.as_str())
-        .field("path", path.as_str())
-        .field("route", ROUTE_LABELS[route.index()])
-        .field("status", status)
-        .field("response_time_ms", elapsed)
-        .field("request_id", request_id.as_str())
-        .field("instance_id", state.app.instance_id.as_str())
-        .emit();
     Ok(resp)
 }
 
@@ -272,27 +276,27 @@ fn response_time(
     HeaderValue::from_bytes(&text[..whole.len() + 5])
 }
 
-/// A fresh UUID v4, hyphenated, encoded straight into the string (`to_string` goes through
-/// `core::fmt`, three times the cost).
-fn new_request_id() -> String {
+/// A fresh UUID v4, hyphenated, encoded straight into the header value (`to_string` goes
+/// through `core::fmt`, three times the cost).
+fn new_request_id() -> HeaderValue {
     let mut buf = uuid::Uuid::encode_buffer();
-    uuid::Uuid::new_v4()
-        .hyphenated()
-        .encode_lower(&mut buf)
-        .to_owned()
+    let text = uuid::Uuid::new_v4().hyphenated().encode_lower(&mut buf);
+    HeaderValue::from_str(text).unwrap_or_else(|_| HeaderValue::from_static("-"))
 }
 
-/// The client's `X-Request-ID` when it is a sane token, a fresh UUID otherwise.
-fn request_id(headers: &HeaderMap) -> String {
+/// The client's `X-Request-ID` when it is a sane token, a fresh UUID otherwise. As the header
+/// value itself: the client's shares the buffer hyper read it into, and either is the response
+/// header and the log field without a string of its own.
+fn request_id(headers: &HeaderMap) -> HeaderValue {
     headers
         .get(&X_REQUEST_ID)
-        .and_then(|v| v.to_str().ok())
         .filter(|v| {
-            !v.is_empty()
-                && v.len() <= MAX_REQUEST_ID_BYTES
-                && v.bytes().all(|b| b.is_ascii_graphic())
+            let bytes = v.as_bytes();
+            !bytes.is_empty()
+                && bytes.len() <= MAX_REQUEST_ID_BYTES
+                && bytes.iter().all(u8::is_ascii_graphic)
         })
-        .map_or_else(new_request_id, str::to_owned)
+        .map_or_else(new_request_id, HeaderValue::clone)
 }
 
 #[cfg(test)]
