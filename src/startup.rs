@@ -192,6 +192,7 @@ impl Application {
         }
         let state = Arc::new(State {
             instance_header: HeaderValue::from_str(&resolved.app.instance_id)?,
+            access_log: crate::http::router::AccessLogFields::new(&resolved.app.instance_id),
             bodies: crate::http::info::Bodies::new(&resolved.app),
             app: resolved.app,
             connections,

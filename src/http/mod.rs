@@ -46,6 +46,8 @@ pub struct State {
     pub db_deadline: Duration,
     /// `X-Instance-ID`, encoded once.
     pub instance_header: HeaderValue,
+    /// The access log's fields fixed for the process, rendered once.
+    pub access_log: router::AccessLogFields,
     /// The CloudWatch Logs shipper's counters, when shipping is on.
     pub log_shipping: Option<Arc<ShipperStats>>,
     /// The CloudWatch metric publisher's counters, when publishing is on.

@@ -14,6 +14,7 @@ use super::response::{self, Resp};
 use super::{info, items, metrics, State};
 use crate::domain::ItemRef;
 use crate::health::Phase;
+use crate::telemetry::log::Fields;
 use crate::telemetry::metrics::method_index;
 
 /// Longest path and query accepted; longer is 414. Real clients send far less.
@@ -80,6 +81,31 @@ impl Route {
                 _ => (Self::Unmatched, None),
             },
         }
+    }
+}
+
+/// The access log's fields that are fixed for the process, rendered once at start-up.
+pub struct AccessLogFields {
+    /// `route`, for each route by its index.
+    routes: Vec<Fields>,
+    /// `instance_id`.
+    instance: Fields,
+}
+
+impl AccessLogFields {
+    pub fn new(instance_id: &str) -> Self {
+        Self {
+            routes: ROUTE_LABELS
+                .iter()
+                .map(|label| Fields::default().with("route", *label))
+                .collect(),
+            instance: Fields::default().with("instance_id", instance_id),
+        }
+    }
+
+    fn route(&self, route: Route) -> &Fields {
+        // One a label, in the routes' order (`routes_resolve_to_templates` checks the count).
+        &self.routes[route.index()]
     }
 }
 
@@ -193,11 +219,11 @@ pub async fn handle(
         .info("request completed")
         .field("method", method.as_str())
         .field("path", path)
-        .field("route", ROUTE_LABELS[route.index()])
+        .fields(state.access_log.route(route))
         .field("status", status)
         .field("response_time_ms", elapsed)
         .field("request_id", request_id_text)
-        .field("instance_id", state.app.instance_id.as_str())
+        .fields(&state.access_log.instance)
         .emit();
 
     let headers = resp.headers_mut();
