@@ -9,7 +9,7 @@ use super::State;
 use crate::db;
 use crate::health::Verdict;
 use crate::identity::AppInfo;
-use crate::telemetry::log::push_json_str;
+use crate::telemetry::log::{push_json_str, push_plain_json_str};
 
 /// The parts of the `/` and `/health` bodies that are fixed once the instance knows who it is,
 /// rendered to JSON at start-up. Serialising them on every request (eight strings escaped one
@@ -59,7 +59,7 @@ impl Bodies {
     fn index(&self, verdict: &Verdict) -> String {
         let mut body = String::with_capacity(self.index_middle.len() + 64);
         body.push_str("{\"status\":");
-        push_json_str(
+        push_plain_json_str(
             &mut body,
             if verdict.serving {
                 "healthy"
@@ -78,12 +78,12 @@ impl Bodies {
         let mut body =
             String::with_capacity(self.health_middle.len() + self.health_tail.len() + 128);
         body.push_str("{\"status\":");
-        push_json_str(&mut body, verdict.status);
+        push_plain_json_str(&mut body, verdict.status);
         body.push_str(",\"timestamp\":\"");
         response::push_timestamp(&mut body);
         body.push('"');
         body.push_str(&self.health_middle);
-        push_json_str(
+        push_plain_json_str(
             &mut body,
             if verdict.serving {
                 "ok"
@@ -92,7 +92,7 @@ impl Bodies {
             },
         );
         body.push_str(",\"database\":");
-        push_json_str(&mut body, verdict.database);
+        push_plain_json_str(&mut body, verdict.database);
         body.push_str(&self.health_tail);
         body
     }
