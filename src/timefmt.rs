@@ -24,42 +24,72 @@ pub fn push_iso8601(out: &mut String, t: &NaiveDateTime, fraction: Fraction, zul
     // A leap second shows as nanoseconds past 1e9; chrono prints it as the 60th second's
     // fraction, and so does this.
     let nanos = t.nanosecond() % 1_000_000_000;
-    let year = t.year();
-    if !(0..=9999).contains(&year) {
-        // Outside four digits chrono adds a sign; rare enough for the general path.
-        let _ = write!(
-            out,
-            "{}",
-            t.format(match fraction {
-                Fraction::Millis => "%Y-%m-%dT%H:%M:%S%.3f",
-                Fraction::Micros => "%Y-%m-%dT%H:%M:%S%.6f",
-            })
-        );
+    match minute_text(t) {
+        Some(minute) => push_past_minute(out, &minute, t.second(), nanos, fraction, zulu),
+        None => {
+            // Outside four digits chrono adds a sign; rare enough for the general path.
+            let _ = write!(
+                out,
+                "{}",
+                t.format(match fraction {
+                    Fraction::Millis => "%Y-%m-%dT%H:%M:%S%.3f",
+                    Fraction::Micros => "%Y-%m-%dT%H:%M:%S%.6f",
+                })
+            );
+            if zulu {
+                out.push('Z');
+            }
+        }
+    }
+}
+
+/// `YYYY-MM-DDTHH:MM:`, the part of a timestamp a minute shares.
+type MinuteText = [u8; 17];
+
+/// The text of the minute holding `t`, when its year has four digits.
+fn minute_text(t: &NaiveDateTime) -> Option<MinuteText> {
+    let year = u32::try_from(t.year()).ok().filter(|y| *y <= 9999)?;
+    // Every other field fits its digits by chrono's ranges.
+    let mut text = *b"0000-00-00T00:00:";
+    put_digits(&mut text[0..4], year);
+    put_digits(&mut text[5..7], t.month());
+    put_digits(&mut text[8..10], t.day());
+    put_digits(&mut text[11..13], t.hour());
+    put_digits(&mut text[14..16], t.minute());
+    Some(text)
+}
+
+/// Appends `minute`, then `second` (below 60) and its fraction from `nanos` (below 1e9), then
+/// `Z` when `zulu`.
+fn push_past_minute(
+    out: &mut String,
+    minute: &MinuteText,
+    second: u32,
+    nanos: u32,
+    fraction: Fraction,
+    zulu: bool,
+) {
+    let mut buf = *b"0000-00-00T00:00:00.000000Z";
+    buf[..minute.len()].copy_from_slice(minute);
+    put_digits(&mut buf[17..19], second);
+    let end = match fraction {
+        Fraction::Millis => {
+            put_digits(&mut buf[20..23], nanos / 1_000_000);
+            23
+        }
+        Fraction::Micros => {
+            put_digits(&mut buf[20..26], nanos / 1_000);
+            26
+        }
+    };
+    let len = if zulu {
+        buf[end] = b'Z';
+        end + 1
     } else {
-        // Every field fits its digits: the year is checked above, the rest by chrono's ranges.
-        let mut buf = *b"0000-00-00T00:00:00.000000";
-        put_digits(&mut buf[0..4], year.unsigned_abs());
-        put_digits(&mut buf[5..7], t.month());
-        put_digits(&mut buf[8..10], t.day());
-        put_digits(&mut buf[11..13], t.hour());
-        put_digits(&mut buf[14..16], t.minute());
-        put_digits(&mut buf[17..19], t.second());
-        let len = match fraction {
-            Fraction::Millis => {
-                put_digits(&mut buf[20..23], nanos / 1_000_000);
-                23
-            }
-            Fraction::Micros => {
-                put_digits(&mut buf[20..26], nanos / 1_000);
-                26
-            }
-        };
-        // ASCII digits and separators only.
-        out.push_str(std::str::from_utf8(&buf[..len]).unwrap_or_default());
-    }
-    if zulu {
-        out.push('Z');
-    }
+        end
+    };
+    // ASCII digits and separators only.
+    out.push_str(std::str::from_utf8(&buf[..len]).unwrap_or_default());
 }
 
 /// `00` to `99`, two bytes each: a division by 100 and a lookup write two digits, where a
@@ -91,9 +121,6 @@ fn put_digits(digits: &mut [u8], mut n: u32) {
     }
 }
 
-/// `YYYY-MM-DDTHH:MM:`, the part of a timestamp a minute shares.
-type MinuteText = [u8; 17];
-
 thread_local! {
     /// The Unix minute this thread last wrote, and its text: converting seconds to a calendar
     /// date (chrono's `Utc::now`, then its year, month and day) was most of the cost of a
@@ -114,40 +141,25 @@ pub fn push_now(out: &mut String, fraction: Fraction) {
 
 /// Appends the Unix time `secs`.`nanos` (nanos below 1e9) as `push_now` does.
 fn push_unix(out: &mut String, secs: u64, nanos: u32, fraction: Fraction) {
-    let minute = secs / 60;
     let (cached_minute, cached_text) = MINUTE.with(Cell::get);
-    let prefix = if cached_minute == minute {
+    let minute = if cached_minute == secs / 60 {
         Some(cached_text)
     } else {
         new_minute(secs)
     };
-    let Some(prefix) = prefix else {
-        // Past year 9999, or beyond chrono's range: the general path says what chrono says.
-        let t = i64::try_from(secs)
-            .ok()
-            .and_then(|s| DateTime::from_timestamp(s, nanos))
-            .map(|t| t.naive_utc())
-            .unwrap_or_default();
-        push_iso8601(out, &t, fraction, true);
-        return;
-    };
-    let mut buf = *b"0000-00-00T00:00:00.000000Z";
-    buf[..prefix.len()].copy_from_slice(&prefix);
-    // A minute has 60 seconds in Unix time: leap seconds are not counted in it.
-    put_digits(&mut buf[17..19], (secs % 60) as u32);
-    let len = match fraction {
-        Fraction::Millis => {
-            put_digits(&mut buf[20..23], nanos / 1_000_000);
-            buf[23] = b'Z';
-            24
+    match minute {
+        // A minute has 60 seconds in Unix time: leap seconds are not counted in it.
+        Some(minute) => push_past_minute(out, &minute, (secs % 60) as u32, nanos, fraction, true),
+        None => {
+            // Past year 9999, or beyond chrono's range: the general path says what chrono says.
+            let t = i64::try_from(secs)
+                .ok()
+                .and_then(|s| DateTime::from_timestamp(s, nanos))
+                .map(|t| t.naive_utc())
+                .unwrap_or_default();
+            push_iso8601(out, &t, fraction, true);
         }
-        Fraction::Micros => {
-            put_digits(&mut buf[20..26], nanos / 1_000);
-            27
-        }
-    };
-    // ASCII digits and separators only.
-    out.push_str(std::str::from_utf8(&buf[..len]).unwrap_or_default());
+    }
 }
 
 /// Renders the minute holding `secs` and keeps it for this thread. Out of line: once a minute,
@@ -155,21 +167,9 @@ fn push_unix(out: &mut String, secs: u64, nanos: u32, fraction: Fraction) {
 #[cold]
 #[inline(never)]
 fn new_minute(secs: u64) -> Option<MinuteText> {
-    let text = minute_text(secs)?;
-    MINUTE.with(|cached| cached.set((secs / 60, text)));
-    Some(text)
-}
-
-/// The text of the minute holding the Unix time `secs`, when its year has four digits.
-fn minute_text(secs: u64) -> Option<MinuteText> {
     let t = DateTime::from_timestamp(i64::try_from(secs).ok()?, 0)?.naive_utc();
-    let year = u32::try_from(t.year()).ok().filter(|y| *y <= 9999)?;
-    let mut text = *b"0000-00-00T00:00:";
-    put_digits(&mut text[0..4], year);
-    put_digits(&mut text[5..7], t.month());
-    put_digits(&mut text[8..10], t.day());
-    put_digits(&mut text[11..13], t.hour());
-    put_digits(&mut text[14..16], t.minute());
+    let text = minute_text(&t)?;
+    MINUTE.with(|cached| cached.set((secs / 60, text)));
     Some(text)
 }
 
