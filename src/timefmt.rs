@@ -60,7 +60,9 @@ fn minute_text(t: &NaiveDateTime) -> Option<MinuteText> {
 }
 
 /// Appends `minute`, then `second` (below 60) and its fraction from `nanos` (below 1e9), then
-/// `Z` when `zulu`.
+/// `Z` when `zulu`. Always inlined: the list route writes twenty timestamps through
+/// `push_iso8601`, and as a call of its own this was 0.8 % of that route's instructions.
+#[inline(always)]
 fn push_past_minute(
     out: &mut String,
     minute: &MinuteText,
