@@ -13,6 +13,11 @@
 #   OUT            where perf.data and the reports go (.tmp/profile)
 #   PORT_BASE      ports PORT_BASE+1..+5 are used (54900)
 #   PERCENT        the smallest share listed, in percent (0.5)
+#   RATE           requests a second, paced by bench/paced.lua as bench/run-bench.sh paces its
+#                  fixed-rate runs, so that two recordings (SHIPPING on and off, say) do the
+#                  same work; unset: as fast as itemsd answers
+#   SHIPPING       "on": itemsd also ships every access-log line to CloudWatch Logs (moto's
+#                  server), as bench/count-instructions.sh does ("off", the default)
 #
 # Usage: bench/record-profile.sh; ROUTE=/api/items?limit=10 bench/record-profile.sh
 set -o errexit -o nounset -o pipefail
@@ -30,6 +35,8 @@ ITEMSD_BINARY=${ITEMSD_BINARY:-target/x86_64-unknown-linux-musl/release/itemsd}
 OUT=${OUT:-.tmp/profile}
 PORT_BASE=${PORT_BASE:-54900}
 PERCENT=${PERCENT:-0.5}
+SHIPPING=${SHIPPING:-off}
+RATE=${RATE:-}
 # The benchmark's pool and table (bench/lib.sh reads them).
 POOL_SIZE=16
 SEED_ITEMS=1000
@@ -39,6 +46,8 @@ for name in DURATION CONNECTIONS PORT_BASE; do
     [[ "${!name}" =~ ^[1-9][0-9]*$ ]] || die "$name must be a positive integer, not '${!name}'"
 done
 [[ "$PERCENT" =~ ^[0-9]+(\.[0-9]+)?$ ]] || die "PERCENT must be a number, not '$PERCENT'"
+[[ -z "$RATE" || "$RATE" =~ ^[1-9][0-9]*$ ]] || die "RATE must be a positive integer, not '$RATE'"
+[[ "$SHIPPING" == on || "$SHIPPING" == off ]] || die "SHIPPING must be on or off, not '$SHIPPING'"
 [[ -x "$ITEMSD_BINARY" ]] || die "ITEMSD_BINARY=$ITEMSD_BINARY is not an executable: run packaging/build-release.sh"
 for tool in perf wrk curl; do
     command -v "$tool" >/dev/null || die "$tool not found (Debian: apt-get install linux-perf wrk curl)"
@@ -52,14 +61,27 @@ start_database >/dev/null
 set_itemsd_env
 migrate_database
 seed_items >/dev/null
-# As the benchmarks run it: the access log on, to /dev/null.
-start_itemsd LOG_LEVEL=INFO
+# As the benchmarks run it: the access log on, to /dev/null (and to moto with SHIPPING=on).
+if [[ "$SHIPPING" == on ]]; then
+    start_moto
+    read -r -a aws <<<"$(aws_env)"
+    start_itemsd LOG_LEVEL=INFO "${aws[@]}" CLOUDWATCH_LOG_GROUP=bench-profile CLOUDWATCH_LOG_STREAM=profile
+else
+    start_itemsd LOG_LEVEL=INFO
+fi
 
 note "recording itemsd (pid $server_pid) for ${DURATION}s of wrk -c$CONNECTIONS on $ROUTE"
 perf record -F 999 --call-graph dwarf,16384 -p "$server_pid" -o "$OUT/perf.data" -- sleep "$DURATION" \
     2>"$OUT/perf-record.log" &
 perf_pid=$!
-wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" "http://127.0.0.1:$itemsd_port$ROUTE" >"$OUT/wrk.txt"
+pacing=()
+if [[ -n "$RATE" ]]; then
+    # Two wrk threads, each pacing half the rate.
+    pacing=(-s bench/paced.lua "http://127.0.0.1:$itemsd_port$ROUTE" -- $((RATE / 2)))
+else
+    pacing=("http://127.0.0.1:$itemsd_port$ROUTE")
+fi
+wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" "${pacing[@]}" >"$OUT/wrk.txt"
 wait "$perf_pid" || die "perf record failed; see $OUT/perf-record.log"
 stop_itemsd
 
