@@ -141,14 +141,7 @@ for _ in range(n):
 ready_seconds=60
 results=()
 callgrind itemsd
-# As the benchmarks run it: the access log on, to /dev/null (and to moto with SHIPPING=on).
-if [[ "$SHIPPING" == on ]]; then
-    start_moto
-    read -r -a aws <<<"$(aws_env)"
-    start_itemsd LOG_LEVEL=INFO "${aws[@]}" CLOUDWATCH_LOG_GROUP=bench-instructions CLOUDWATCH_LOG_STREAM=count
-else
-    start_itemsd LOG_LEVEL=INFO
-fi
+start_itemsd_logging "$SHIPPING" bench-instructions count
 count itemsd "$server_pid" "$itemsd_port"
 if [[ "$BASELINE_MUSL_BINARY" != skip ]]; then
     callgrind baseline

@@ -192,6 +192,20 @@ aws_env() {
         AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing
 }
 
+# start_itemsd_logging SHIPPING GROUP STREAM: itemsd as the benchmarks run it, the access log on
+# (to /dev/null); with SHIPPING "on", moto started first and every line also shipped to its
+# CloudWatch Logs, into GROUP and STREAM.
+start_itemsd_logging() {
+    if [[ "$1" != on ]]; then
+        start_itemsd LOG_LEVEL=INFO
+        return
+    fi
+    start_moto
+    local -a aws
+    read -r -a aws <<<"$(aws_env)"
+    start_itemsd LOG_LEVEL=INFO "${aws[@]}" "CLOUDWATCH_LOG_GROUP=$2" "CLOUDWATCH_LOG_STREAM=$3"
+}
+
 # --- data ---------------------------------------------------------------------------------
 
 migrate_database() {

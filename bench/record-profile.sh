@@ -46,7 +46,8 @@ for name in DURATION CONNECTIONS PORT_BASE; do
     [[ "${!name}" =~ ^[1-9][0-9]*$ ]] || die "$name must be a positive integer, not '${!name}'"
 done
 [[ "$PERCENT" =~ ^[0-9]+(\.[0-9]+)?$ ]] || die "PERCENT must be a number, not '$PERCENT'"
-[[ -z "$RATE" || "$RATE" =~ ^[1-9][0-9]*$ ]] || die "RATE must be a positive integer, not '$RATE'"
+[[ -z "$RATE" || ( "$RATE" =~ ^[1-9][0-9]*$ && "$RATE" -ge 2 ) ]] ||
+    die "RATE must be an integer of at least 2 (two wrk threads pace half each), not '$RATE'"
 [[ "$SHIPPING" == on || "$SHIPPING" == off ]] || die "SHIPPING must be on or off, not '$SHIPPING'"
 [[ -x "$ITEMSD_BINARY" ]] || die "ITEMSD_BINARY=$ITEMSD_BINARY is not an executable: run packaging/build-release.sh"
 for tool in perf wrk curl; do
@@ -61,27 +62,19 @@ start_database >/dev/null
 set_itemsd_env
 migrate_database
 seed_items >/dev/null
-# As the benchmarks run it: the access log on, to /dev/null (and to moto with SHIPPING=on).
-if [[ "$SHIPPING" == on ]]; then
-    start_moto
-    read -r -a aws <<<"$(aws_env)"
-    start_itemsd LOG_LEVEL=INFO "${aws[@]}" CLOUDWATCH_LOG_GROUP=bench-profile CLOUDWATCH_LOG_STREAM=profile
-else
-    start_itemsd LOG_LEVEL=INFO
-fi
+start_itemsd_logging "$SHIPPING" bench-profile profile
 
 note "recording itemsd (pid $server_pid) for ${DURATION}s of wrk -c$CONNECTIONS on $ROUTE"
 perf record -F 999 --call-graph dwarf,16384 -p "$server_pid" -o "$OUT/perf.data" -- sleep "$DURATION" \
     2>"$OUT/perf-record.log" &
 perf_pid=$!
-pacing=()
+url="http://127.0.0.1:$itemsd_port$ROUTE"
 if [[ -n "$RATE" ]]; then
-    # Two wrk threads, each pacing half the rate.
-    pacing=(-s bench/paced.lua "http://127.0.0.1:$itemsd_port$ROUTE" -- $((RATE / 2)))
+    # Two threads, each pacing half the rate.
+    wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" -s bench/paced.lua "$url" -- $((RATE / 2)) >"$OUT/wrk.txt"
 else
-    pacing=("http://127.0.0.1:$itemsd_port$ROUTE")
+    wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" "$url" >"$OUT/wrk.txt"
 fi
-wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" "${pacing[@]}" >"$OUT/wrk.txt"
 wait "$perf_pid" || die "perf record failed; see $OUT/perf-record.log"
 stop_itemsd
 
