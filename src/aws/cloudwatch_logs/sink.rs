@@ -16,6 +16,7 @@ use tokio::sync::Notify;
 
 use super::batch::{self, Event};
 use super::destination::{self, Destination, DestinationError};
+use super::request::{self, BodyWriter};
 use super::retry::{self, Action, Backoff};
 use crate::duties::{DutyState, Stop};
 use crate::telemetry::log::{LogSink, Logger};
@@ -184,6 +185,7 @@ pub fn start(
         logger,
         destination_failing: AtomicBool::new(false),
         state,
+        body: BodyWriter::default(),
     };
     (Arc::new(CloudWatchLogsSink { shared }), stats, shipper)
 }
@@ -200,12 +202,14 @@ pub struct Shipper {
     destination_failing: AtomicBool,
     /// Last success and last error, for `/metrics` and `itemsd status`.
     state: Arc<DutyState>,
+    /// Writes each batch's request body, into memory kept from one batch to the next.
+    body: BodyWriter,
 }
 
 impl Shipper {
     /// Ships every `flush_interval` (sooner when a batch is ready) until told to stop, then
     /// ships what is buffered and returns (within the deadline its owner gives).
-    pub async fn run(self, flush_interval: Duration, mut stop: Stop) {
+    pub async fn run(mut self, flush_interval: Duration, mut stop: Stop) {
         self.ensure_destination().await;
         loop {
             let last = tokio::select! {
@@ -225,7 +229,7 @@ impl Shipper {
     /// during a call wait for the next tick: under steady load a call goes out every flush
     /// interval or every half batch, not after every round trip with the few lines that came
     /// in meanwhile (each call costs a SigV4 signature and a round trip, whatever it carries).
-    async fn ship_all(&self, drain: bool) {
+    async fn ship_all(&mut self, drain: bool) {
         loop {
             let (batch, drops) = {
                 let Ok(mut buf) = self.shared.buffer.lock() else {
@@ -283,27 +287,36 @@ impl Shipper {
     }
 
     /// Sends one batch until it is accepted or known to be refused for good.
-    async fn send(&self, events: Vec<Event>) {
+    async fn send(&mut self, events: Vec<Event>) {
         let count = events.len() as u64;
-        let input: Vec<InputLogEvent> = events
-            .into_iter()
-            .filter_map(|e| {
-                InputLogEvent::builder()
-                    .timestamp(e.timestamp_ms)
-                    .message(e.message)
-                    .build()
-                    .ok()
-            })
-            .collect();
+        let body = match self.body.write(&self.destination, &events) {
+            Ok(body) => body,
+            Err(e) => {
+                self.shared
+                    .stats
+                    .rejected
+                    .fetch_add(count, Ordering::Relaxed);
+                self.logger
+                    .error("log events dropped: their PutLogEvents body could not be written")
+                    .field("dropped", count)
+                    .error_chain(&e)
+                    .emit();
+                return;
+            }
+        };
+        // The events are in the body now; their memory goes back before the first attempt.
+        drop(events);
         let mut attempt = 0;
         let mut previous = None;
         loop {
+            let attempt_body = body.clone();
             let result = self
                 .client
                 .put_log_events()
                 .log_group_name(&self.destination.group)
                 .log_stream_name(&self.destination.stream)
-                .set_log_events(Some(input.clone()))
+                .customize()
+                .mutate_request(move |request| request::replace_body(request, &attempt_body))
                 .send()
                 .await;
             let err = match result {

@@ -1,0 +1,170 @@
+//! The PutLogEvents request body, written by itemsd rather than by the SDK's serialiser.
+//!
+//! Why: every access-log line is shipped, so the body is most of what shipping costs. The
+//! SDK's serialiser escapes each message byte by byte into a fresh string, grows the body by
+//! doubling into fresh memory, and runs again for every attempt from the input it is given
+//! (which the caller must clone for each attempt). Here the body is written once a batch,
+//! with serde_json's escaping, into a buffer kept from batch to batch, and every attempt sends
+//! the same bytes. The SDK still builds the rest of the request (endpoint, headers, SigV4 over
+//! this body): the body goes in through the operation's `mutate_request` hook, which runs
+//! before signing.
+
+use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
+use aws_smithy_types::body::SdkBody;
+use bytes::{BufMut, Bytes, BytesMut};
+use serde::Serialize;
+
+use super::batch::Event;
+use super::Destination;
+
+/// Room for each event's JSON beyond its message: `{"timestamp":1234567890123,"message":""},`
+/// is 41 bytes, and a few escapes (each access-log line quotes its keys and strings) push the
+/// message past its own length. A guess that is too small costs one more growth of the buffer,
+/// nothing else.
+const EVENT_JSON_BYTES: usize = 41 + 64;
+
+/// The awsJson1.1 body of PutLogEvents: the member names are the API's.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PutLogEventsBody<'a> {
+    log_group_name: &'a str,
+    log_stream_name: &'a str,
+    log_events: Vec<InputLogEvent<'a>>,
+}
+
+#[derive(Serialize)]
+struct InputLogEvent<'a> {
+    timestamp: i64,
+    message: &'a str,
+}
+
+/// Why a body could not be written: serde_json refused a value (it cannot for strings and
+/// integers written to memory; the error is kept rather than assumed away).
+#[derive(Debug, thiserror::Error)]
+#[error("writing the PutLogEvents body: {0}")]
+pub struct BodyError(#[from] serde_json::Error);
+
+/// Builds PutLogEvents bodies into one buffer, reused from batch to batch.
+#[derive(Default)]
+pub struct BodyWriter {
+    /// The last body's allocation: once every attempt that sent it is over, its handles are
+    /// gone and the next body reuses it, instead of growing a new one from nothing (its pages
+    /// are already mapped, so the kernel need not zero fresh ones every batch).
+    buffer: BytesMut,
+}
+
+impl BodyWriter {
+    /// The body for `events` to `destination`.
+    pub fn write(
+        &mut self,
+        destination: &Destination,
+        events: &[Event],
+    ) -> Result<Bytes, BodyError> {
+        let estimate = events
+            .iter()
+            .map(|e| e.message.len() + EVENT_JSON_BYTES)
+            .sum::<usize>()
+            + destination.group.len()
+            + destination.stream.len()
+            + 64;
+        self.buffer.clear();
+        self.buffer.reserve(estimate);
+        let body = PutLogEventsBody {
+            log_group_name: &destination.group,
+            log_stream_name: &destination.stream,
+            log_events: events
+                .iter()
+                .map(|e| InputLogEvent {
+                    timestamp: e.timestamp_ms,
+                    message: &e.message,
+                })
+                .collect(),
+        };
+        serde_json::to_writer((&mut self.buffer).writer(), &body)?;
+        Ok(self.buffer.split().freeze())
+    }
+}
+
+/// Puts `body` in place of the one the SDK serialised (from an input without events), with
+/// its length: for `mutate_request`, before the request is signed.
+pub fn replace_body(request: &mut HttpRequest, body: &Bytes) {
+    request
+        .headers_mut()
+        .insert("content-length", body.len().to_string());
+    *request.body_mut() = SdkBody::from(body.clone());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{json, Value};
+
+    fn destination() -> Destination {
+        Destination {
+            group: "/itemsd/app".into(),
+            stream: "i-0123456789abcdef0".into(),
+        }
+    }
+
+    fn event(timestamp_ms: i64, message: &str) -> Event {
+        Event {
+            timestamp_ms,
+            message: message.into(),
+        }
+    }
+
+    #[test]
+    fn the_body_is_the_apis_json_with_every_message_intact() {
+        // What JSON must escape (quotes, backslashes, control characters), what it must not
+        // (non-ASCII), and an access-log line as itemsd writes it.
+        let messages = [
+            r#"{"level":"INFO","msg":"request","path":"/api/items?limit=10"}"#,
+            "back\\slash \"quoted\" tab\t newline\n nul\u{0} bell\u{7} del\u{7f}",
+            "caf\u{e9} \u{1f980} \u{2028}",
+            "",
+        ];
+        let events: Vec<Event> = messages
+            .iter()
+            .enumerate()
+            .map(|(i, m)| event(1_800_000_000_000 + i as i64, m))
+            .collect();
+        let body = BodyWriter::default()
+            .write(&destination(), &events)
+            .expect("body");
+        let parsed: Value = serde_json::from_slice(&body).expect("the body is JSON");
+        let expected = json!({
+            "logGroupName": "/itemsd/app",
+            "logStreamName": "i-0123456789abcdef0",
+            "logEvents": messages.iter().enumerate().map(|(i, m)| json!({
+                "timestamp": 1_800_000_000_000_i64 + i as i64,
+                "message": m,
+            })).collect::<Vec<_>>(),
+        });
+        assert_eq!(parsed, expected);
+    }
+
+    #[test]
+    fn a_body_is_unchanged_by_the_next_one_written_into_the_same_writer() {
+        let mut writer = BodyWriter::default();
+        let first = writer
+            .write(&destination(), &[event(1, "first batch")])
+            .expect("body");
+        let copy = first.to_vec();
+        let second = writer
+            .write(&destination(), &[event(2, "second"), event(3, "batch")])
+            .expect("body");
+        assert_eq!(first.to_vec(), copy);
+        let parsed: Value = serde_json::from_slice(&second).expect("JSON");
+        assert_eq!(parsed["logEvents"][1]["message"], "batch");
+    }
+
+    #[test]
+    fn the_replaced_body_carries_its_own_length() {
+        let mut request = HttpRequest::new(SdkBody::from("{}"));
+        request.headers_mut().insert("content-length", "2");
+        let body = Bytes::from_static(br#"{"logEvents":[]}"#);
+        replace_body(&mut request, &body);
+        assert_eq!(request.headers().get("content-length"), Some("16"));
+        assert_eq!(request.body().bytes(), Some(&body[..]));
+    }
+}
