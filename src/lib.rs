@@ -24,8 +24,8 @@
 //! - [`aws`]: one folder per AWS service, its limits as named constants (docs/design.md §4):
 //!   [`aws::imds`] (IMDSv2 identity), [`aws::secrets`] (Secrets Manager credentials),
 //!   [`aws::rds_iam`] (database logins by IAM token),
-//!   [`aws::cloudwatch_logs`] (batching, retry, the log stream, the bounded buffer and its
-//!   shipper), [`aws::cloudwatch_metrics`] (host metrics, data and calls within the limits,
+//!   [`aws::cloudwatch_logs`] (batching, the request body, retry, the log stream, the bounded
+//!   buffer and its shipper), [`aws::cloudwatch_metrics`] (host metrics, data and calls within the limits,
 //!   retry, the publisher), and [`aws::resolve`] (what start-up learns before serving). Knows
 //!   nothing of HTTP; [`aws::secrets`] implements the credential source of [`db::credentials`].
 //! - [`db`]: the pool ([`db::pool`]), the connections requests share, their statements
