@@ -25,9 +25,10 @@
 //!   [`aws::imds`] (IMDSv2 identity), [`aws::secrets`] (Secrets Manager credentials),
 //!   [`aws::rds_iam`] (database logins by IAM token),
 //!   [`aws::cloudwatch_logs`] (batching, the request body, retry, the log stream, the bounded
-//!   buffer and its shipper), [`aws::cloudwatch_metrics`] (host metrics, data and calls within the limits,
-//!   retry, the publisher), and [`aws::resolve`] (what start-up learns before serving). Knows
-//!   nothing of HTTP; [`aws::secrets`] implements the credential source of [`db::credentials`].
+//!   buffer and its shipper), [`aws::cloudwatch_metrics`] (host metrics, data and calls within
+//!   the limits, retry, the publisher), and [`aws::resolve`] (what start-up learns before
+//!   serving). Knows nothing of HTTP; [`aws::secrets`] implements the credential source of
+//!   [`db::credentials`].
 //! - [`db`]: the pool ([`db::pool`]), the connections requests share, their statements
 //!   pipelined ([`db::shared`]), TLS with libpq's modes ([`db::tls`]), where credentials come
 //!   from ([`db::credentials`]), embedded migrations ([`db::migrations`]), the serving role's grants

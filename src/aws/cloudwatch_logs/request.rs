@@ -22,6 +22,9 @@ use super::Destination;
 /// message past its own length. A guess that is too small costs one more growth of the buffer,
 /// nothing else.
 const EVENT_JSON_BYTES: usize = 41 + 64;
+/// The body's JSON around the events and the names:
+/// `{"logGroupName":"","logStreamName":"","logEvents":[]}`.
+const ENVELOPE_JSON_BYTES: usize = 53;
 
 /// The awsJson1.1 body of PutLogEvents: the member names are the API's.
 #[derive(Serialize)]
@@ -66,7 +69,7 @@ impl BodyWriter {
             .sum::<usize>()
             + destination.group.len()
             + destination.stream.len()
-            + 64;
+            + ENVELOPE_JSON_BYTES;
         self.buffer.clear();
         self.buffer.reserve(estimate);
         let body = PutLogEventsBody {
