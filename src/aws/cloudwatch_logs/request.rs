@@ -3,19 +3,19 @@
 //! Why: every access-log line is shipped, so the body is most of what shipping costs. The
 //! SDK's serialiser escapes each message byte by byte into a fresh string, grows the body by
 //! doubling into fresh memory, and runs again for every attempt from the input it is given
-//! (which the caller must clone for each attempt). Here the body is written once a batch,
-//! with serde_json's escaping, into a buffer kept from batch to batch, and every attempt sends
-//! the same bytes. The SDK still builds the rest of the request (endpoint, headers, SigV4 over
-//! this body): the body goes in through the operation's `mutate_request` hook, which runs
-//! before signing.
+//! (which the caller must clone for each attempt). Here the body is written once a batch, with
+//! the escaper the log lines are written with (a word at a time), into a buffer kept from batch
+//! to batch, and every attempt sends the same bytes. The SDK still builds the rest of the
+//! request (endpoint, headers, SigV4 over this body): the body goes in through the operation's
+//! `mutate_request` hook, which runs before signing.
 
 use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
 use aws_smithy_types::body::SdkBody;
-use bytes::{BufMut, Bytes, BytesMut};
-use serde::Serialize;
+use bytes::{Bytes, BytesMut};
 
 use super::batch::Event;
 use super::Destination;
+use crate::telemetry::log::push_json_str;
 
 /// Room for each event's JSON beyond its message: `{"timestamp":1234567890123,"message":""},`
 /// is 41 bytes, and a few escapes (each access-log line quotes its keys and strings) push the
@@ -25,27 +25,6 @@ const EVENT_JSON_BYTES: usize = 41 + 64;
 /// The body's JSON around the events and the names:
 /// `{"logGroupName":"","logStreamName":"","logEvents":[]}`.
 const ENVELOPE_JSON_BYTES: usize = 53;
-
-/// The awsJson1.1 body of PutLogEvents: the member names are the API's.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct PutLogEventsBody<'a> {
-    log_group_name: &'a str,
-    log_stream_name: &'a str,
-    log_events: Vec<InputLogEvent<'a>>,
-}
-
-#[derive(Serialize)]
-struct InputLogEvent<'a> {
-    timestamp: i64,
-    message: &'a str,
-}
-
-/// Why a body could not be written: serde_json refused a value (it cannot for strings and
-/// integers written to memory; the error is kept rather than assumed away).
-#[derive(Debug, thiserror::Error)]
-#[error("writing the PutLogEvents body: {0}")]
-pub struct BodyError(#[from] serde_json::Error);
 
 /// Builds PutLogEvents bodies into one buffer, reused from batch to batch.
 #[derive(Default)]
@@ -57,12 +36,8 @@ pub struct BodyWriter {
 }
 
 impl BodyWriter {
-    /// The body for `events` to `destination`.
-    pub fn write(
-        &mut self,
-        destination: &Destination,
-        events: &[Event],
-    ) -> Result<Bytes, BodyError> {
+    /// The awsJson1.1 body for `events` to `destination` (the member names are the API's).
+    pub fn write(&mut self, destination: &Destination, events: &[Event]) -> Bytes {
         let estimate = events
             .iter()
             .map(|e| e.message.len() + EVENT_JSON_BYTES)
@@ -70,21 +45,27 @@ impl BodyWriter {
             + destination.group.len()
             + destination.stream.len()
             + ENVELOPE_JSON_BYTES;
-        self.buffer.clear();
-        self.buffer.reserve(estimate);
-        let body = PutLogEventsBody {
-            log_group_name: &destination.group,
-            log_stream_name: &destination.stream,
-            log_events: events
-                .iter()
-                .map(|e| InputLogEvent {
-                    timestamp: e.timestamp_ms,
-                    message: &e.message,
-                })
-                .collect(),
-        };
-        serde_json::to_writer((&mut self.buffer).writer(), &body)?;
-        Ok(self.buffer.split().freeze())
+        let out = &mut self.buffer;
+        out.clear();
+        out.reserve(estimate);
+        out.extend_from_slice(br#"{"logGroupName":"#);
+        push_json_str(out, &destination.group);
+        out.extend_from_slice(br#","logStreamName":"#);
+        push_json_str(out, &destination.stream);
+        out.extend_from_slice(br#","logEvents":["#);
+        let mut digits = itoa::Buffer::new();
+        for (i, event) in events.iter().enumerate() {
+            if i > 0 {
+                out.extend_from_slice(b",");
+            }
+            out.extend_from_slice(br#"{"timestamp":"#);
+            out.extend_from_slice(digits.format(event.timestamp_ms).as_bytes());
+            out.extend_from_slice(br#","message":"#);
+            push_json_str(out, &event.message);
+            out.extend_from_slice(b"}");
+        }
+        out.extend_from_slice(b"]}");
+        out.split().freeze()
     }
 }
 
@@ -131,9 +112,7 @@ mod tests {
             .enumerate()
             .map(|(i, m)| event(1_800_000_000_000 + i as i64, m))
             .collect();
-        let body = BodyWriter::default()
-            .write(&destination(), &events)
-            .expect("body");
+        let body = BodyWriter::default().write(&destination(), &events);
         let parsed: Value = serde_json::from_slice(&body).expect("the body is JSON");
         let expected = json!({
             "logGroupName": "/itemsd/app",
@@ -146,16 +125,30 @@ mod tests {
         assert_eq!(parsed, expected);
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_messages_come_back_from_the_body_as_they_went_in(
+            messages in proptest::collection::vec(proptest::prelude::any::<String>(), 0..8),
+        ) {
+            let events: Vec<Event> = messages.iter().map(|m| event(7, m)).collect();
+            let body = BodyWriter::default().write(&destination(), &events);
+            let parsed: Value = serde_json::from_slice(&body).expect("the body is JSON");
+            let back: Vec<&str> = parsed["logEvents"]
+                .as_array()
+                .expect("logEvents")
+                .iter()
+                .map(|e| e["message"].as_str().expect("message"))
+                .collect();
+            proptest::prop_assert_eq!(back, messages);
+        }
+    }
+
     #[test]
     fn a_body_is_unchanged_by_the_next_one_written_into_the_same_writer() {
         let mut writer = BodyWriter::default();
-        let first = writer
-            .write(&destination(), &[event(1, "first batch")])
-            .expect("body");
+        let first = writer.write(&destination(), &[event(1, "first batch")]);
         let copy = first.to_vec();
-        let second = writer
-            .write(&destination(), &[event(2, "second"), event(3, "batch")])
-            .expect("body");
+        let second = writer.write(&destination(), &[event(2, "second"), event(3, "batch")]);
         assert_eq!(first.to_vec(), copy);
         let parsed: Value = serde_json::from_slice(&second).expect("JSON");
         assert_eq!(parsed["logEvents"][1]["message"], "batch");

@@ -289,21 +289,7 @@ impl Shipper {
     /// Sends one batch until it is accepted or known to be refused for good.
     async fn send(&mut self, events: Vec<Event>) {
         let count = events.len() as u64;
-        let body = match self.body.write(&self.destination, &events) {
-            Ok(body) => body,
-            Err(e) => {
-                self.shared
-                    .stats
-                    .rejected
-                    .fetch_add(count, Ordering::Relaxed);
-                self.logger
-                    .error("log events dropped: their PutLogEvents body could not be written")
-                    .field("dropped", count)
-                    .error_chain(&e)
-                    .emit();
-                return;
-            }
-        };
+        let body = self.body.write(&self.destination, &events);
         // The events are in the body now; their memory goes back before the first attempt.
         drop(events);
         let mut attempt = 0;
