@@ -47,7 +47,8 @@ for name in REQUESTS PORT_BASE; do
     [[ "${!name}" =~ ^[1-9][0-9]*$ ]] || die "$name must be a positive integer, not '${!name}'"
 done
 [[ -x "$ITEMSD_BINARY" ]] || die "ITEMSD_BINARY=$ITEMSD_BINARY is not an executable: run packaging/build-release.sh"
-for tool in valgrind callgrind_control callgrind_annotate python3 curl; do
+need_debian_tool valgrind valgrind "callgrind counts the instructions"
+for tool in callgrind_control callgrind_annotate python3 curl; do
     command -v "$tool" >/dev/null || die "$tool not found (Debian: apt-get install valgrind python3 curl)"
 done
 

@@ -17,6 +17,16 @@ note() {
     echo "${0##*/}: $*" >&2
 }
 
+# need_debian_tool TOOL PACKAGE WHY: TOOL on PATH, installed from Debian's PACKAGE when
+# missing and running as root (as scripts/install-deps.sh installs the rest); otherwise one
+# clear line saying what to install.
+need_debian_tool() {
+    command -v "$1" >/dev/null && return
+    [[ "$(id -u)" == 0 ]] || die "$1 not found ($3): apt-get install $2"
+    note "installing $2 ($3)"
+    apt-get install -y -qq --no-install-recommends "$2" >/dev/null || die "apt-get install $2 failed"
+}
+
 # bench_ports BASE: PostgreSQL on BASE+1, itemsd BASE+2, the baseline BASE+3, moto BASE+4, a
 # second itemsd BASE+5; fails when one is taken.
 bench_ports() {

@@ -50,9 +50,9 @@ done
     die "RATE must be an integer of at least 2 (two wrk threads pace half each), not '$RATE'"
 [[ "$SHIPPING" == on || "$SHIPPING" == off ]] || die "SHIPPING must be on or off, not '$SHIPPING'"
 [[ -x "$ITEMSD_BINARY" ]] || die "ITEMSD_BINARY=$ITEMSD_BINARY is not an executable: run packaging/build-release.sh"
-for tool in perf wrk curl; do
-    command -v "$tool" >/dev/null || die "$tool not found (Debian: apt-get install linux-perf wrk curl)"
-done
+need_debian_tool wrk wrk "it generates the HTTP load"
+need_debian_tool perf linux-perf "it records the profile"
+command -v curl >/dev/null || die "curl not found (Debian: apt-get install curl)"
 perf record -o /dev/null -- true >/dev/null 2>&1 || die "perf cannot record here (not root, or perf_event_paranoid)"
 
 mkdir -p "$OUT"

@@ -128,16 +128,12 @@ check_inputs() {
 
 check_tools() {
     local tool
-    for tool in wrk pgbench curl python3 awk getconf taskset; do
-        command -v "$tool" >/dev/null || die "$tool not found (Debian: apt-get install wrk postgresql-client curl python3)"
+    need_debian_tool wrk wrk "it generates the HTTP load"
+    need_debian_tool gnuplot gnuplot-nox "it draws the chart"
+    for tool in pgbench curl python3 awk getconf taskset; do
+        command -v "$tool" >/dev/null || die "$tool not found (Debian: apt-get install postgresql-client curl python3)"
     done
     find_pg_bindir >/dev/null || die "PostgreSQL server binaries not found: run scripts/install-deps.sh"
-    if ! command -v gnuplot >/dev/null; then
-        [[ "$(id -u)" == 0 ]] || die "gnuplot not found (it draws the chart): apt-get install gnuplot-nox"
-        note "installing gnuplot-nox (it draws the chart)"
-        apt-get install -y -qq --no-install-recommends gnuplot-nox >/dev/null ||
-            die "apt-get install gnuplot-nox failed"
-    fi
     [[ -x "$VENV/bin/moto_server" && -x "$VENV/bin/python" ]] ||
         die "moto_server not found in $VENV: run scripts/install-python-tools.sh"
 }

@@ -78,8 +78,10 @@ check_inputs() {
     [[ "$CHART" == *.svg ]] || die "CHART must name an .svg file"
     [[ -z "$DOC" || -f "$DOC" ]] || die "DOC=$DOC does not exist (empty DOC skips updating it)"
     local tool
-    for tool in wrk curl python3 gnuplot; do
-        command -v "$tool" >/dev/null || die "$tool not found (Debian: apt-get install wrk curl python3 gnuplot-nox)"
+    need_debian_tool wrk wrk "it generates the HTTP load"
+    need_debian_tool gnuplot gnuplot-nox "it draws the chart"
+    for tool in curl python3; do
+        command -v "$tool" >/dev/null || die "$tool not found (Debian: apt-get install curl python3)"
     done
     find_pg_bindir >/dev/null || die "PostgreSQL server binaries not found: run scripts/install-deps.sh"
     [[ "$CLOUDWATCH" == 0 || -x "$VENV/bin/moto_server" ]] ||
