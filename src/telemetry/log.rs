@@ -680,6 +680,24 @@ mod tests {
         }
     }
 
+    /// A byte buffer gets what a string gets, at every length and offset of runs between
+    /// escapes, after text already in the buffer.
+    #[test]
+    fn a_byte_buffer_gets_the_same_json_as_a_string() {
+        let base = "ab\"cd\u{e9}\\e\u{1}fghijklmnopqrstuvwxyz\"\"0123456789ABCDEFGHIJ\tK";
+        let chars: Vec<char> = base.chars().collect();
+        for len in 0..80 {
+            for skip in 0..chars.len() {
+                let s: String = chars.iter().cycle().skip(skip).take(len).collect();
+                let mut text = String::from("{\"k\":");
+                push_json_str(&mut text, &s);
+                let mut bytes = bytes::BytesMut::from(&b"{\"k\":"[..]);
+                push_json_str(&mut bytes, &s);
+                assert_eq!(&bytes[..], text.as_bytes(), "{s:?}");
+            }
+        }
+    }
+
     #[test]
     fn control_characters_are_escaped() {
         let mut s = String::new();
