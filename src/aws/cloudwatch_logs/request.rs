@@ -17,14 +17,47 @@ use super::batch::Event;
 use super::Destination;
 use crate::telemetry::log::push_json_str;
 
-/// Room for each event's JSON beyond its message: `{"timestamp":1234567890123,"message":""},`
-/// is 41 bytes, and a few escapes (each access-log line quotes its keys and strings) push the
-/// message past its own length. A guess that is too small costs one more growth of the buffer,
-/// nothing else.
-const EVENT_JSON_BYTES: usize = 41 + 64;
-/// The body's JSON around the events and the names:
-/// `{"logGroupName":"","logStreamName":"","logEvents":[]}`.
-const ENVELOPE_JSON_BYTES: usize = 53;
+// The body's fixed pieces, in the order `BodyWriter::write` puts them; the size estimate below
+// is counted from the same pieces, so the two cannot drift apart.
+const GROUP_KEY: &[u8] = br#"{"logGroupName":"#;
+const STREAM_KEY: &[u8] = br#","logStreamName":"#;
+const EVENTS_KEY: &[u8] = br#","logEvents":["#;
+const EVENTS_END: &[u8] = b"]}";
+const EVENT_SEPARATOR: &[u8] = b",";
+const TIMESTAMP_KEY: &[u8] = br#"{"timestamp":"#;
+const MESSAGE_KEY: &[u8] = br#","message":"#;
+const EVENT_END: &[u8] = b"}";
+/// A JSON string's two quotes.
+const QUOTES: usize = 2;
+/// Digits of a timestamp in milliseconds from 2001 to 2286.
+const TIMESTAMP_DIGITS: usize = 13;
+/// Room for a few escapes in each message (each access-log line quotes its keys and strings,
+/// so its escaped form is longer than the line). A guess that is too small costs one more
+/// growth of the buffer, nothing else.
+const MESSAGE_ESCAPES_BYTES: usize = 64;
+/// Room for each event's JSON beyond its message.
+const EVENT_JSON_BYTES: usize = EVENT_SEPARATOR.len()
+    + TIMESTAMP_KEY.len()
+    + TIMESTAMP_DIGITS
+    + MESSAGE_KEY.len()
+    + QUOTES
+    + EVENT_END.len()
+    + MESSAGE_ESCAPES_BYTES;
+/// The body's JSON around the events and the two names.
+const ENVELOPE_JSON_BYTES: usize =
+    GROUP_KEY.len() + QUOTES + STREAM_KEY.len() + QUOTES + EVENTS_KEY.len() + EVENTS_END.len();
+
+/// Bytes to reserve for the body of `events` to `destination`: exact for messages and names
+/// without escapes, but for [`MESSAGE_ESCAPES_BYTES`] an event and the first event's separator.
+fn estimate(destination: &Destination, events: &[Event]) -> usize {
+    events
+        .iter()
+        .map(|e| e.message.len() + EVENT_JSON_BYTES)
+        .sum::<usize>()
+        + destination.group.len()
+        + destination.stream.len()
+        + ENVELOPE_JSON_BYTES
+}
 
 /// Builds PutLogEvents bodies into one buffer, reused from batch to batch.
 #[derive(Default)]
@@ -38,33 +71,26 @@ pub struct BodyWriter {
 impl BodyWriter {
     /// The awsJson1.1 body for `events` to `destination` (the member names are the API's).
     pub fn write(&mut self, destination: &Destination, events: &[Event]) -> Bytes {
-        let estimate = events
-            .iter()
-            .map(|e| e.message.len() + EVENT_JSON_BYTES)
-            .sum::<usize>()
-            + destination.group.len()
-            + destination.stream.len()
-            + ENVELOPE_JSON_BYTES;
         let out = &mut self.buffer;
         out.clear();
-        out.reserve(estimate);
-        out.extend_from_slice(br#"{"logGroupName":"#);
+        out.reserve(estimate(destination, events));
+        out.extend_from_slice(GROUP_KEY);
         push_json_str(out, &destination.group);
-        out.extend_from_slice(br#","logStreamName":"#);
+        out.extend_from_slice(STREAM_KEY);
         push_json_str(out, &destination.stream);
-        out.extend_from_slice(br#","logEvents":["#);
+        out.extend_from_slice(EVENTS_KEY);
         let mut digits = itoa::Buffer::new();
         for (i, event) in events.iter().enumerate() {
             if i > 0 {
-                out.extend_from_slice(b",");
+                out.extend_from_slice(EVENT_SEPARATOR);
             }
-            out.extend_from_slice(br#"{"timestamp":"#);
+            out.extend_from_slice(TIMESTAMP_KEY);
             out.extend_from_slice(digits.format(event.timestamp_ms).as_bytes());
-            out.extend_from_slice(br#","message":"#);
+            out.extend_from_slice(MESSAGE_KEY);
             push_json_str(out, &event.message);
-            out.extend_from_slice(b"}");
+            out.extend_from_slice(EVENT_END);
         }
-        out.extend_from_slice(b"]}");
+        out.extend_from_slice(EVENTS_END);
         out.split().freeze()
     }
 }
@@ -140,6 +166,25 @@ mod tests {
                 .map(|e| e["message"].as_str().expect("message"))
                 .collect();
             proptest::prop_assert_eq!(back, messages);
+        }
+    }
+
+    /// The estimate counts the pieces the writer writes: for messages without escapes it is the
+    /// body's length but for the room left for escapes and the first event's separator.
+    #[test]
+    fn the_estimate_is_the_plain_bodys_length_and_the_room_for_escapes() {
+        for count in [0, 1, 3] {
+            let events: Vec<Event> = (0..count)
+                .map(|i| event(1_800_000_000_000 + i, "GET /health 200"))
+                .collect();
+            let body = BodyWriter::default().write(&destination(), &events);
+            let room = events.len() * MESSAGE_ESCAPES_BYTES
+                + usize::from(!events.is_empty()) * EVENT_SEPARATOR.len();
+            assert_eq!(
+                estimate(&destination(), &events),
+                body.len() + room,
+                "{count} events"
+            );
         }
     }
 
