@@ -159,17 +159,25 @@ build_binaries() {
 clk_tck=$(getconf CLK_TCK)
 
 # postgres_ticks: every PostgreSQL process of the cluster, and the backends that exited (the
-# postmaster reaps them, so their time is in its cutime+cstime).
+# postmaster reaps them, so their time is in its cutime+cstime). A backend reaped between the
+# two readings would be in neither, and when pgbench ends sixteen are reaped at once: the
+# scan is repeated until the postmaster's children's time is the same before and after it.
 postgres_ticks() {
-    local pm total line rest stat
+    local pm children after total line rest stat
     pm=$(postmaster_pid)
-    total=$(proc_ticks "$pm" children)
-    for stat in /proc/[0-9]*/stat; do
-        read -r line 2>/dev/null <"$stat" || continue
-        rest=${line##*) }
-        local -a f
-        read -r -a f <<<"$rest"
-        [[ "${f[1]}" == "$pm" ]] && total=$((total + f[11] + f[12]))
+    children=$(proc_ticks "$pm" children)
+    while :; do
+        total=$children
+        for stat in /proc/[0-9]*/stat; do
+            read -r line 2>/dev/null <"$stat" || continue
+            rest=${line##*) }
+            local -a f
+            read -r -a f <<<"$rest"
+            [[ "${f[1]}" == "$pm" ]] && total=$((total + f[11] + f[12]))
+        done
+        after=$(proc_ticks "$pm" children)
+        ((after == children)) && break
+        children=$after
     done
     echo "$total"
 }
