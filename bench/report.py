@@ -18,8 +18,9 @@ import sys
 COLUMNS = ["group", "round", "system", "route", "conns", "rps", "p50", "p99", "avg", "requests",
            "errors", "cpu_load", "cpu_server", "cpu_pg", "cpu_extra", "cpu_machine", "rss_max", "file",
            "pre_busy"]
-INTS = ("rps", "requests", "errors", "conns", "cpu_load", "cpu_server", "cpu_pg", "cpu_extra",
-        "rss_max", "pre_busy")
+INTS = ("rps", "requests", "errors", "conns", "rss_max", "pre_busy")
+# Percent of a core, to a tenth (whole percents in runs of earlier commits read the same).
+FLOATS = ("cpu_load", "cpu_server", "cpu_pg", "cpu_extra")
 
 # The chart's series, in the order bench/latency.gp draws them: (title, system, route prefix).
 SERIES = [
@@ -58,6 +59,8 @@ def load(out):
             row = dict(zip(COLUMNS, line.rstrip("\n").split("\t")))
             for key in INTS:
                 row[key] = int(float(row[key]))
+            for key in FLOATS:
+                row[key] = float(row[key])
             irq, steal, others, idle = (int(x) for x in row["cpu_machine"].split(","))
             row.update(cpu_irq=irq, cpu_steal=steal, cpu_others=others, cpu_idle=idle)
             runs.append(row)

@@ -231,8 +231,10 @@ measure() {
     fi
     read -r -a cpu_times <"$file.time"
     m_server_ticks=$s1
-    # Percent of one core: each process's ticks over the elapsed time; the machine's columns
-    # scaled so that all of them add up to 100 % a core.
+    # Percent of one core: each process's ticks over the elapsed time, to a tenth (a paced
+    # /health run keeps itemsd near 30 % of a core, where whole percents would move a ratio of
+    # two runs by up to 3 points); the machine's columns scaled so that all of them add up to
+    # 100 % a core.
     read -r m_cpu_load m_cpu_server m_cpu_pg m_cpu_extra m_cpu_irq m_cpu_steal m_cpu_others m_cpu_idle < <(awk \
         -v el="$(awk -v a="$t0" -v b="$t1" 'BEGIN {print b - a}')" -v hz="$clk_tck" \
         -v u="${cpu_times[0]}" -v s="${cpu_times[1]}" -v sv=$((s1 - s0)) -v pg=$((p1 - p0)) \
@@ -243,7 +245,7 @@ measure() {
             scale = all > 0 ? 100 * cores / all : 0
             others = procs * scale - load - server - pg - x; if (others < 0) others = 0
             idle = (all - procs - irq - steal) * scale; if (idle < 0) idle = 0
-            printf "%.0f %.0f %.0f %.0f %.0f %.0f %.0f %.0f\n", load, server, pg, x, irq * scale, steal * scale, others, idle
+            printf "%.1f %.1f %.1f %.1f %.0f %.0f %.0f %.0f\n", load, server, pg, x, irq * scale, steal * scale, others, idle
         }')
     m_rss_max=$(sort -n "$rss_file" | tail -1)
     m_rss_max=${m_rss_max:-0}
