@@ -34,7 +34,8 @@
 //!   from ([`db::credentials`]), embedded migrations ([`db::migrations`]), the serving role's grants
 //!   ([`db::roles`]), one file per table
 //!   ([`db::items`]) and what `/db` reports ([`db::info`]). Knows nothing of HTTP.
-//! - [`telemetry`]: JSON log records ([`telemetry::log`]), the metric registry
+//! - [`telemetry`]: JSON log records ([`telemetry::log`]), JSON string literals for them and
+//!   for the PutLogEvents body ([`telemetry::json`]), the metric registry
 //!   ([`telemetry::metrics`]) and process metrics ([`telemetry::process`]).
 //! - The ground floor: [`config`] (the environment, validated), [`identity`] (who this
 //!   instance is), [`shutdown`] (signals as drain and hurry requests), [`systemd`] (the notify

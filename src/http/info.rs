@@ -9,7 +9,7 @@ use super::State;
 use crate::db;
 use crate::health::Verdict;
 use crate::identity::AppInfo;
-use crate::telemetry::log::{push_json_str, push_plain_json_str};
+use crate::telemetry::json::{push_json_str, push_plain_json_str};
 
 /// The parts of the `/` and `/health` bodies that are fixed once the instance knows who it is,
 /// rendered to JSON at start-up. Serialising them on every request (eight strings escaped one

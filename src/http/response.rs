@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::error::ApiError;
 use crate::domain::Item;
-use crate::telemetry::log::push_json_str;
+use crate::telemetry::json::push_json_str;
 use crate::timefmt::{push_iso8601, push_now, Fraction};
 
 pub type Resp = Response<Full<Bytes>>;

@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::Duration;
 
+use super::json::{needs_escape, push_json_str};
 use crate::timefmt::{self, Fraction};
 
 /// Bytes of log lines the stdout sink holds before it drops new ones: enough for tens of
@@ -308,116 +309,6 @@ impl<T: LogValue> LogValue for Option<T> {
     }
 }
 
-/// Appends `s`, a text of the code's own that needs no escaping, as a JSON string literal,
-/// without scanning it: for the fixed words of the health answers, where the scan was most of
-/// the cost of each (callgrind).
-pub fn push_plain_json_str(out: &mut String, s: &'static str) {
-    debug_assert!(!s.bytes().any(needs_escape), "not plain: {s:?}");
-    out.reserve(s.len() + 2);
-    out.push('"');
-    out.push_str(s);
-    out.push('"');
-}
-
-/// Text that JSON is appended to: the log line's `String`, the PutLogEvents body's `BytesMut`
-/// (`aws::cloudwatch_logs::request`), so that one escaper serves both.
-pub trait JsonText {
-    fn reserve_json(&mut self, additional: usize);
-    fn push_json_text(&mut self, s: &str);
-}
-
-impl JsonText for String {
-    fn reserve_json(&mut self, additional: usize) {
-        self.reserve(additional);
-    }
-
-    fn push_json_text(&mut self, s: &str) {
-        self.push_str(s);
-    }
-}
-
-impl JsonText for bytes::BytesMut {
-    fn reserve_json(&mut self, additional: usize) {
-        self.reserve(additional);
-    }
-
-    fn push_json_text(&mut self, s: &str) {
-        self.extend_from_slice(s.as_bytes());
-    }
-}
-
-/// Appends `s` as a JSON string literal.
-pub fn push_json_str<T: JsonText + ?Sized>(out: &mut T, s: &str) {
-    const HEX_DIGITS: &str = "0123456789abcdef";
-    out.reserve_json(s.len() + 2);
-    out.push_json_text("\"");
-    let mut rest = s;
-    loop {
-        // Nearly every value (paths, ids, messages) has nothing to escape: one scan, one copy.
-        let run = unescaped_prefix(rest.as_bytes());
-        out.push_json_text(&rest[..run]);
-        let Some(&b) = rest.as_bytes().get(run) else {
-            break;
-        };
-        match b {
-            b'"' => out.push_json_text("\\\""),
-            b'\\' => out.push_json_text("\\\\"),
-            b'\n' => out.push_json_text("\\n"),
-            b'\r' => out.push_json_text("\\r"),
-            b'\t' => out.push_json_text("\\t"),
-            _ => {
-                // Another control character, below 0x20: `\u00` and two hex digits.
-                let (high, low) = (usize::from(b >> 4), usize::from(b & 0xf));
-                out.push_json_text("\\u00");
-                out.push_json_text(&HEX_DIGITS[high..=high]);
-                out.push_json_text(&HEX_DIGITS[low..=low]);
-            }
-        }
-        // Every byte escaped is ASCII, so `run + 1` is on a character boundary.
-        rest = &rest[run + 1..];
-    }
-    out.push_json_text("\"");
-}
-
-/// Whether JSON needs `b` escaped inside a string (RFC 8259 §7): quote, backslash, controls.
-const fn needs_escape(b: u8) -> bool {
-    b < 0x20 || b == b'"' || b == b'\\'
-}
-
-/// How many leading bytes need no escaping: eight at a time as one `u64`, with bit tricks that
-/// mark each byte below 0x20, quote or backslash, then byte by byte for the last few. The
-/// profile had the byte-by-byte loop at a sixth of the instructions of a `/health` request; an
-/// access-log line shipped to CloudWatch is itself escaped, a quote every few bytes, so the word
-/// also says where in it the first such byte is.
-fn unescaped_prefix(bytes: &[u8]) -> usize {
-    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
-    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
-    // The high bit of each byte of `x` below `n` (n <= 0x80). A borrow out of such a byte may
-    // also mark bytes above it, never a byte below it: the lowest bit set is exact.
-    const fn less(x: u64, n: u8) -> u64 {
-        x.wrapping_sub(ONES * n as u64) & !x & HIGHS
-    }
-    const fn equal(x: u64, b: u8) -> u64 {
-        less(x ^ (ONES * b as u64), 1)
-    }
-    let mut done = 0;
-    for chunk in bytes.chunks_exact(8) {
-        let mut word = [0; 8];
-        word.copy_from_slice(chunk);
-        // Little-endian, so that the first byte is the lowest.
-        let x = u64::from_le_bytes(word);
-        let found = less(x, 0x20) | equal(x, b'"') | equal(x, b'\\');
-        if found != 0 {
-            return done + (found.trailing_zeros() / 8) as usize;
-        }
-        done += 8;
-    }
-    done + bytes[done..]
-        .iter()
-        .position(|&b| needs_escape(b))
-        .unwrap_or(bytes.len() - done)
-}
-
 /// Writes lines to stdout from a background thread, so a slow reader of stdout (journald under
 /// pressure, a full pipe) never stalls a request.
 pub struct StdoutSink {
@@ -642,68 +533,6 @@ mod tests {
             d.write_json(&mut out);
             assert_eq!(out, text, "{d:?}");
         }
-    }
-
-    proptest::proptest! {
-        #[test]
-        fn any_string_is_one_valid_json_string(s in proptest::prelude::any::<String>()) {
-            let mut out = String::new();
-            push_json_str(&mut out, &s);
-            let back: String = serde_json::from_str(&out).expect("valid JSON string");
-            proptest::prop_assert_eq!(back, s);
-        }
-    }
-
-    /// The word-at-a-time scan stops at exactly the first byte to escape, wherever it falls in
-    /// a word, and at none of its neighbours (0x20, 0x21, 0x23, 0x5b, 0x5d, DEL, UTF-8).
-    #[test]
-    fn the_scan_finds_the_first_byte_to_escape_anywhere() {
-        let plain = "ab !#[]\u{7f}é-0123456789abcdefghijklmnopqrstuvwxyz";
-        assert_eq!(unescaped_prefix(plain.as_bytes()), plain.len());
-        for special in [0x00u8, 0x01, 0x0a, 0x1f, b'"', b'\\'] {
-            for len in 1..40 {
-                for at in 0..len {
-                    let mut bytes: Vec<u8> = plain
-                        .bytes()
-                        .filter(u8::is_ascii)
-                        .cycle()
-                        .take(len)
-                        .collect();
-                    bytes[at] = special;
-                    assert_eq!(
-                        unescaped_prefix(&bytes),
-                        at,
-                        "{special:#x} at {at} of {len}"
-                    );
-                }
-            }
-        }
-    }
-
-    /// A byte buffer gets what a string gets, at every length and offset of runs between
-    /// escapes, after text already in the buffer.
-    #[test]
-    fn a_byte_buffer_gets_the_same_json_as_a_string() {
-        let base = "ab\"cd\u{e9}\\e\u{1}fghijklmnopqrstuvwxyz\"\"0123456789ABCDEFGHIJ\tK";
-        let chars: Vec<char> = base.chars().collect();
-        for len in 0..80 {
-            for skip in 0..chars.len() {
-                let s: String = chars.iter().cycle().skip(skip).take(len).collect();
-                let mut text = String::from("{\"k\":");
-                push_json_str(&mut text, &s);
-                let mut bytes = bytes::BytesMut::from(&b"{\"k\":"[..]);
-                push_json_str(&mut bytes, &s);
-                assert_eq!(&bytes[..], text.as_bytes(), "{s:?}");
-            }
-        }
-    }
-
-    #[test]
-    fn control_characters_are_escaped() {
-        let mut s = String::new();
-        push_json_str(&mut s, "a\u{0}b\u{1f}c\u{7f}é");
-        let back: String = serde_json::from_str(&s).expect("valid JSON string");
-        assert_eq!(back, "a\u{0}b\u{1f}c\u{7f}é");
     }
 
     #[test]

@@ -15,7 +15,7 @@ use bytes::{Bytes, BytesMut};
 
 use super::batch::Event;
 use super::Destination;
-use crate::telemetry::log::push_json_str;
+use crate::telemetry::json::push_json_str;
 
 // The body's fixed pieces, in the order `BodyWriter::write` puts them; the size estimate below
 // is counted from the same pieces, so the two cannot drift apart.
