@@ -54,8 +54,8 @@ const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
 /// The longest escape: `\u00XX`.
 const ESCAPE_MAX: usize = 6;
 
-/// The high bit of each byte of `x` that needs escaping, and of no other: the sums stay within
-/// each byte (seven bits plus at most 0x80), so no carry marks a neighbour, and every mark can
+/// The high bit of each byte of `x` that needs escaping, and of no other: each sum adds less
+/// than 0x80 to a byte's low seven bits, so none carries into a neighbour, and every mark can
 /// be used, not only the lowest. UTF-8 bytes (0x80 and up) are never marked.
 const fn escape_marks(x: u64) -> u64 {
     const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
