@@ -163,7 +163,10 @@ impl JsonText for BytesMut {
 }
 
 /// Writes the first `len` of `bytes`, escaped, into `stage` at `n` (with at least
-/// [`WORD_OUT_MAX`] bytes of room), and returns the new length.
+/// [`WORD_OUT_MAX`] bytes of room), and returns the new length. The escapes are spelled here
+/// byte by byte rather than through one shared table of six-byte sequences: that version,
+/// with the two flushes folded into a closure, measured 3,345 instructions a shipped line
+/// against 2,427 (`SHIPPING=on bench/count-instructions.sh`).
 // Inlined into both calls: as a call it cost ten instructions a word, a seventh of its work.
 #[inline(always)]
 fn stage_word(stage: &mut [u8; STAGE_BYTES], mut n: usize, bytes: [u8; 8], len: usize) -> usize {
