@@ -5,6 +5,7 @@
 //! in-memory buffer that a background thread writes out; when that buffer is full the record is
 //! dropped and counted, and the count is reported in a later line.
 
+use std::cell::Cell;
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -20,6 +21,16 @@ const STDOUT_BUFFER_BYTES: usize = 8 * 1024 * 1024;
 /// How long the stdout writer lets lines gather after a write. Short enough that a line reaches
 /// journald (and a test reading stdout) without a noticeable delay.
 const STDOUT_LINGER: Duration = Duration::from_millis(5);
+/// Capacity of a finished line kept for the thread's next record: a line seldom needs more
+/// than its first 256 bytes, and a rare long one (an error's cause chain) is not held on to.
+const LINE_KEPT_BYTES: usize = 4096;
+
+thread_local! {
+    /// The buffer of this thread's last finished line, emptied, for its next record: every
+    /// request writes an access-log line, and a buffer of its own was an allocation and a free
+    /// each (and new memory to warm up).
+    static LINE_BUFFER: Cell<String> = const { Cell::new(String::new()) };
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Level {
@@ -110,7 +121,9 @@ impl Logger {
                 line: None,
             };
         }
-        let mut line = String::with_capacity(256);
+        // Outside the thread's lifetime (a record made while it exits) a buffer of its own.
+        let mut line = LINE_BUFFER.try_with(Cell::take).unwrap_or_default();
+        line.reserve(256);
         line.push_str("{\"timestamp\":\"");
         timefmt::push_now(&mut line, Fraction::Millis);
         line.push_str(level.between_timestamp_and_msg());
@@ -186,6 +199,10 @@ impl Record<'_> {
             self.logger.sink.write_line(&line);
             if let Some(extra) = self.logger.extra.get() {
                 extra.write_line(&line);
+            }
+            if line.capacity() <= LINE_KEPT_BYTES {
+                line.clear();
+                let _ = LINE_BUFFER.try_with(|kept| kept.set(line));
             }
         }
     }
