@@ -21,6 +21,9 @@ const STDOUT_BUFFER_BYTES: usize = 8 * 1024 * 1024;
 /// How long the stdout writer lets lines gather after a write. Short enough that a line reaches
 /// journald (and a test reading stdout) without a noticeable delay.
 const STDOUT_LINGER: Duration = Duration::from_millis(5);
+/// Capacity of a written batch's buffer kept for the next batch: a few times what the 5 ms of
+/// lines under full load take (about 64 KiB), and not the megabytes a stall of stdout leaves.
+const SPARE_KEPT_BYTES: usize = 1024 * 1024;
 /// Capacity of a finished line kept for the thread's next record: a line seldom needs more
 /// than its first 256 bytes, and a rare long one (an error's cause chain) is not held on to.
 const LINE_KEPT_BYTES: usize = 4096;
@@ -375,8 +378,11 @@ impl StdoutSink {
 impl StdoutShared {
     fn run(&self) {
         let mut stdout = std::io::stdout().lock();
+        // The last batch's buffer, emptied, becomes the next one's: a fresh vector each batch
+        // was regrown from nothing by the request path, copying each line again as it grew.
+        let mut spare = Vec::new();
         loop {
-            let batch = {
+            let mut batch = {
                 let Ok(mut state) = self.state.lock() else {
                     return;
                 };
@@ -391,7 +397,7 @@ impl StdoutShared {
                     state.writer_waiting = false;
                 }
                 state.writing = true;
-                std::mem::take(&mut state.pending)
+                std::mem::replace(&mut state.pending, std::mem::take(&mut spare))
             };
             let _ = stdout.write_all(&batch);
             let dropped = self.dropped.swap(0, Ordering::Relaxed);
@@ -406,6 +412,10 @@ impl StdoutShared {
                 let _ = stdout.write_all(line.as_bytes());
             }
             let _ = stdout.flush();
+            batch.clear();
+            if batch.capacity() <= SPARE_KEPT_BYTES {
+                spare = batch;
+            }
             // Under load, let lines gather rather than wake this thread for each one: a wake-up
             // per access-log line was a context switch per request. Idle, the first line still
             // wakes it at once.
