@@ -7,7 +7,8 @@
 #      connections as wrk opens; against the minimal hyper + deadpool-postgres server of
 #      bench/baseline doing the same; and against itemsd with ITEMSD_VARIANT (a connection per
 #      request); in turn, the order reversed every other round.
-#   2. GET / and GET /health against the minimal hyper server (bench/baseline), alternating.
+#   2. GET / and GET /health against the minimal hyper server (bench/baseline), alternating;
+#      then both servers loaded at once, each by a wrk of its own, for their CPU per request.
 #   3. p50/p99 latency at 1, 16, 64 and 256 connections (itemsd's three main routes, pgbench's
 #      SELECT and the baseline's /health), charted; resident memory idle and under load.
 #   4. Exec-to-ready (bench/ready.py: fork+exec until sd_notify READY=1), the binary's size.
@@ -437,8 +438,43 @@ bench_baseline() {
                 run_wrk "baseline-$name" "$round" itemsd "$CONNECTIONS" "$path" "$itemsd_port" "$server_pid"
             fi
         done
+        for round in $(seq "$ROUNDS"); do
+            pair_run "$name" "$round" "$path"
+        done
     done
     stop_itemsd
+}
+
+# pair_run NAME ROUND URL_PATH: itemsd and the minimal server loaded at the same time, each by
+# a wrk of its own with half the connections, for DURATION; a fact "pair_NAME_rROUND" with
+# itemsd's requests and CPU ticks, then the minimal server's. One after the other, this host's
+# speed (the hypervisor's steal, its neighbours) drifts by ±10 % between runs and rounds; at
+# once, both live through the same moments, and the ratio of their CPU per request holds to
+# about a point from round to round. A rate is not read from it: the two share the cores.
+pair_run() {
+    local name=$1 round=$2 path=$3 file="$OUT/raw/pair-$1-r$2" half=$(((CONNECTIONS + 1) / 2))
+    local a0 a1 b0 b1 itemsd_wrk baseline_wrk system
+    echo "wrk -t1 -c$half -d${DURATION}s http://127.0.0.1:ITEMSD_PORT$path & wrk -t1 -c$half -d${DURATION}s http://127.0.0.1:BASELINE_PORT$path (at once)" >>"$OUT/commands.txt"
+    wait_for_quiet
+    a0=$(proc_ticks "$server_pid")
+    b0=$(proc_ticks "$baseline_pid")
+    "${load_pin[@]}" wrk -t1 -c"$half" -d"${DURATION}s" "http://127.0.0.1:$itemsd_port$path" >"$file-itemsd.txt" 2>&1 &
+    itemsd_wrk=$!
+    "${load_pin[@]}" wrk -t1 -c"$half" -d"${DURATION}s" "http://127.0.0.1:$baseline_port$path" >"$file-baseline.txt" 2>&1 &
+    baseline_wrk=$!
+    wait "$itemsd_wrk" || die "wrk against itemsd failed; see $file-itemsd.txt"
+    wait "$baseline_wrk" || die "wrk against the baseline failed; see $file-baseline.txt"
+    a1=$(proc_ticks "$server_pid")
+    b1=$(proc_ticks "$baseline_pid")
+    for system in itemsd baseline; do
+        ! grep -q "Non-2xx" "$file-$system.txt" || die "answers other than 2xx in $file-$system.txt"
+    done
+    fact "pair_${name}_r$round" "$(wrk_requests "$file-itemsd.txt") $((a1 - a0)) $(wrk_requests "$file-baseline.txt") $((b1 - b0))"
+}
+
+# wrk_requests FILE: the requests wrk's report in FILE counts.
+wrk_requests() {
+    awk '/ requests in / {print $1}' "$1"
 }
 
 # 3. Latency against connections; memory idle (fresh process, before any request but the
