@@ -607,7 +607,7 @@ profile_run() {
     perf_pid=$!
     "${load_pin[@]}" wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" "http://127.0.0.1:$port$path" >"$file.wrk" 2>&1
     wait "$perf_pid" || die "perf stat failed; see $file.perf"
-    fact "profile_$name" "$(awk -F, -v n="$(awk '/ requests in / {print $1}' "$file.wrk")" '
+    fact "profile_$name" "$(awk -F, -v n="$(wrk_requests "$file.wrk")" '
         $3 == "task-clock" {cpu = $1} $3 == "context-switches" {cs = $1}
         $3 == "raw_syscalls:sys_enter" {sc = $1} $3 == "syscalls:sys_enter_futex" {fx = $1}
         $3 == "syscalls:sys_enter_write" {wr = $1}
