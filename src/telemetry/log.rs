@@ -7,7 +7,6 @@
 
 use std::cell::Cell;
 use std::fmt::Write as _;
-use std::io::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::Duration;
@@ -356,6 +355,11 @@ struct StdoutState {
 
 impl StdoutSink {
     pub fn start() -> Self {
+        Self::start_writing_to(std::io::stdout())
+    }
+
+    /// The same sink writing to `out` (a test's buffer instead of stdout).
+    fn start_writing_to(out: impl std::io::Write + Send + 'static) -> Self {
         let shared = Arc::new(StdoutShared {
             state: Mutex::new(StdoutState::default()),
             changed: Condvar::new(),
@@ -366,7 +370,7 @@ impl StdoutSink {
         // outside a runtime (the CLI subcommands) and while the runtime shuts down.
         let spawned = std::thread::Builder::new()
             .name("itemsd-stdout".into())
-            .spawn(move || writer.run());
+            .spawn(move || writer.run(out));
         if spawned.is_err() {
             // Without the thread, lines would pile up unseen; say so where it can be seen.
             eprintln!("itemsd: could not start the log writer thread; logs go nowhere");
@@ -376,8 +380,7 @@ impl StdoutSink {
 }
 
 impl StdoutShared {
-    fn run(&self) {
-        let mut stdout = std::io::stdout().lock();
+    fn run(&self, mut stdout: impl std::io::Write) {
         // The last batch's buffer, emptied, becomes the next one's: a fresh vector each batch
         // was regrown from nothing by the request path, copying each line again as it grew.
         let mut spare = Vec::new();
@@ -477,6 +480,41 @@ impl LogSink for MemorySink {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A writer whose bytes a test reads back.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn the_stdout_writer_writes_each_line_once_across_batches() {
+        let out = Captured::default();
+        let sink = StdoutSink::start_writing_to(out.clone());
+        // Each flush ends a batch, so the later lines go into the first batch's buffer, reused.
+        let mut expected = String::new();
+        for batch in 0..3 {
+            for i in 0..4 {
+                let line = format!("{{\"batch\":{batch},\"line\":{i}}}");
+                sink.write_line(&line);
+                expected.push_str(&line);
+                expected.push('\n');
+            }
+            sink.flush(Duration::from_secs(10));
+        }
+        assert_eq!(
+            String::from_utf8(out.0.lock().unwrap().clone()).unwrap(),
+            expected
+        );
+    }
 
     #[test]
     fn records_are_one_json_object_with_the_promised_fields() {
