@@ -627,6 +627,28 @@ async fn access_log_has_the_promised_fields_and_no_password() {
     );
 }
 
+/// The access log writes a generated id without scanning it for bytes to escape, and a
+/// client's with the scan: both must come out as the id the response carries.
+#[tokio::test]
+async fn access_log_request_ids_are_the_ones_answered() {
+    let app = app().await;
+    let generated = app.get("/health").await;
+    let generated = generated.header("x-request-id").expect("X-Request-ID");
+    let sent = r#"quote"and\backslash"#;
+    let echoed = app
+        .client
+        .send("GET", "/health", &[("x-request-id", sent)], b"")
+        .await;
+    assert_eq!(echoed.header("x-request-id"), Some(sent), "echoed");
+    let lines = app.log_lines("request completed");
+    for id in [generated, sent] {
+        assert!(
+            lines.iter().any(|l| l["request_id"] == id),
+            "no access-log line with request_id {id:?} in {lines:?}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn fifty_failing_writes_do_not_leak_connections() {
     // Each request with a connection of its own, and with one shared connection.

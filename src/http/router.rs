@@ -14,7 +14,7 @@ use super::response::{self, Resp};
 use super::{info, items, metrics, State};
 use crate::domain::ItemRef;
 use crate::health::Phase;
-use crate::telemetry::log::Fields;
+use crate::telemetry::log::{Fields, Level, Message, Plain};
 use crate::telemetry::metrics::method_index;
 
 /// Longest path and query accepted; longer is 414. Real clients send far less.
@@ -90,6 +90,8 @@ pub struct AccessLogFields {
     routes: Vec<Fields>,
     /// `instance_id`.
     instance: Fields,
+    /// The level and message of every line.
+    completed: Message,
 }
 
 impl AccessLogFields {
@@ -100,6 +102,7 @@ impl AccessLogFields {
                 .map(|label| Fields::default().with("route", *label))
                 .collect(),
             instance: Fields::default().with("instance_id", instance_id),
+            completed: Message::new(Level::Info, "request completed"),
         }
     }
 
@@ -167,7 +170,7 @@ pub async fn handle(
     // copying the path into a string of its own.
     let uri = req.uri().clone();
     let path = uri.path();
-    let request_id = request_id(req.headers());
+    let (request_id, generated) = request_id(req.headers());
     // Both come from visible ASCII (checked or generated), so `to_str` cannot fail.
     let request_id_text = request_id.to_str().unwrap_or_default();
     let (route, _) = Route::resolve(path);
@@ -214,17 +217,22 @@ pub async fn handle(
     state
         .metrics
         .record(route.index(), method_index(&method), status, elapsed);
-    state
+    let record = state
         .logger
-        .info("request completed")
-        .field("method", method.as_str())
+        .message(&state.access_log.completed)
+        // A method is a token (RFC 9110 §9.1), which holds nothing JSON escapes.
+        .field("method", Plain(method.as_str()))
         .field("path", path)
         .fields(state.access_log.route(route))
         .field("status", status)
-        .field("response_time_ms", elapsed)
-        .field("request_id", request_id_text)
-        .fields(&state.access_log.instance)
-        .emit();
+        .field("response_time_ms", elapsed);
+    // A generated id is hex digits and hyphens; a client's may hold a quote.
+    let record = if generated {
+        record.field("request_id", Plain(request_id_text))
+    } else {
+        record.field("request_id", request_id_text)
+    };
+    record.fields(&state.access_log.instance).emit();
 
     let headers = resp.headers_mut();
     // Moved in after the log line is written: a clone of a value just made is an allocation.
@@ -310,10 +318,10 @@ fn new_request_id() -> HeaderValue {
     HeaderValue::from_str(text).unwrap_or_else(|_| HeaderValue::from_static("-"))
 }
 
-/// The client's `X-Request-ID` when it is a sane token, a fresh UUID otherwise. As the header
-/// value itself: the client's shares the buffer hyper read it into, and either is the response
-/// header and the log field without a string of its own.
-fn request_id(headers: &HeaderMap) -> HeaderValue {
+/// The client's `X-Request-ID` when it is a sane token, a fresh UUID otherwise, and whether it
+/// is the fresh one. As the header value itself: the client's shares the buffer hyper read it
+/// into, and either is the response header and the log field without a string of its own.
+fn request_id(headers: &HeaderMap) -> (HeaderValue, bool) {
     headers
         .get(&X_REQUEST_ID)
         .filter(|v| {
@@ -322,7 +330,7 @@ fn request_id(headers: &HeaderMap) -> HeaderValue {
                 && bytes.len() <= MAX_REQUEST_ID_BYTES
                 && bytes.iter().all(u8::is_ascii_graphic)
         })
-        .map_or_else(new_request_id, HeaderValue::clone)
+        .map_or_else(|| (new_request_id(), true), |v| (v.clone(), false))
 }
 
 #[cfg(test)]
@@ -352,10 +360,14 @@ mod tests {
     fn request_ids_are_echoed_only_when_sane() {
         let mut h = HeaderMap::new();
         h.insert("x-request-id", HeaderValue::from_static("abc-123"));
-        assert_eq!(request_id(&h), "abc-123");
+        assert_eq!(request_id(&h), (HeaderValue::from_static("abc-123"), false));
         h.insert("x-request-id", HeaderValue::from_static("has space"));
-        assert_ne!(request_id(&h), "has space");
-        assert_eq!(request_id(&HeaderMap::new()).len(), 36);
+        let (replaced, generated) = request_id(&h);
+        assert_ne!(replaced, "has space");
+        assert!(generated);
+        let (fresh, generated) = request_id(&HeaderMap::new());
+        assert_eq!(fresh.len(), 36);
+        assert!(generated);
     }
 
     #[test]

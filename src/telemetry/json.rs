@@ -21,10 +21,10 @@ pub fn push_json_str<T: JsonText + ?Sized>(out: &mut T, s: &str) {
     out.append_json_str(s);
 }
 
-/// Appends `s`, a text of the code's own that needs no escaping, as a JSON string literal,
+/// Appends `s`, a text that needs no escaping by how it was made, as a JSON string literal,
 /// without scanning it: for the fixed words of the health answers, where the scan was most of
-/// the cost of each (callgrind).
-pub fn push_plain_json_str(out: &mut String, s: &'static str) {
+/// the cost of each (callgrind), and for ids and tokens in log lines.
+pub fn push_plain_json_str(out: &mut String, s: &str) {
     debug_assert!(!s.bytes().any(needs_escape), "not plain: {s:?}");
     out.reserve(s.len() + 2);
     out.push('"');

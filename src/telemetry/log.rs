@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::Duration;
 
-use super::json::{needs_escape, push_json_str};
+use super::json::{needs_escape, push_json_str, push_plain_json_str};
 use crate::timefmt::{self, Fraction};
 
 /// Bytes of log lines the stdout sink holds before it drops new ones: enough for tens of
@@ -117,6 +117,19 @@ impl Logger {
     }
 
     pub fn record(&self, level: Level, msg: &str) -> Record<'_> {
+        self.start(level, |line| {
+            line.push_str(level.between_timestamp_and_msg());
+            push_json_str(line, msg);
+        })
+    }
+
+    /// A record of a message rendered beforehand (see [`Message`]).
+    pub fn message(&self, message: &Message) -> Record<'_> {
+        self.start(message.level, |line| line.push_str(&message.text))
+    }
+
+    /// A record at `level` whose text after the timestamp `level_and_msg` writes.
+    fn start(&self, level: Level, level_and_msg: impl FnOnce(&mut String)) -> Record<'_> {
         if !self.enabled(level) {
             return Record {
                 logger: self,
@@ -128,8 +141,7 @@ impl Logger {
         line.reserve(256);
         line.push_str("{\"timestamp\":\"");
         timefmt::push_now(&mut line, Fraction::Millis);
-        line.push_str(level.between_timestamp_and_msg());
-        push_json_str(&mut line, msg);
+        level_and_msg(&mut line);
         Record {
             logger: self,
             line: Some(line),
@@ -162,6 +174,23 @@ impl Logger {
     /// Waits (bounded) until every line logged so far is on stdout; not for the shipper.
     pub fn flush_stdout(&self, deadline: Duration) {
         self.sink.flush(deadline);
+    }
+}
+
+/// A level and a message rendered into their JSON text once, for [`Logger::message`]: the
+/// access log's message was escaped again on every request.
+#[derive(Clone, Debug)]
+pub struct Message {
+    level: Level,
+    /// The line's text from the timestamp's closing quote through the message.
+    text: String,
+}
+
+impl Message {
+    pub fn new(level: Level, msg: &str) -> Self {
+        let mut text = String::from(level.between_timestamp_and_msg());
+        push_json_str(&mut text, msg);
+        Self { level, text }
     }
 }
 
@@ -274,6 +303,15 @@ impl LogValue for &String {
 impl LogValue for String {
     fn write_json(&self, out: &mut String) {
         push_json_str(out, self);
+    }
+}
+/// Text that holds nothing JSON escapes by how it was made (an id itemsd generated, an HTTP
+/// method, which is a token): written as it is, without the scan for bytes to escape.
+pub struct Plain<'a>(pub &'a str);
+
+impl LogValue for Plain<'_> {
+    fn write_json(&self, out: &mut String) {
+        push_plain_json_str(out, self.0);
     }
 }
 impl LogValue for bool {
