@@ -129,15 +129,45 @@ thread_local! {
     /// timestamp, and the date changes once a minute at most. Per thread, so workers share
     /// nothing; `u64::MAX` is no minute yet.
     static MINUTE: Cell<(u64, MinuteText)> = const { Cell::new((u64::MAX, [0; 17])) };
+
+    /// The Unix millisecond this thread last wrote to the millisecond, and its text: every
+    /// log line starts with the time to the millisecond, and a worker under load writes tens
+    /// of lines in each one. Empty text is none yet.
+    static LAST_MILLI: Cell<(u64, String)> = const { Cell::new((0, String::new())) };
 }
 
 /// Appends the current UTC time as [`push_iso8601`] writes it, with the `Z`: the same text as
 /// `push_iso8601(out, &Utc::now().naive_utc(), fraction, true)`.
 pub fn push_now(out: &mut String, fraction: Fraction) {
     match SystemTime::now().duration_since(UNIX_EPOCH) {
-        Ok(since) => push_unix(out, since.as_secs(), since.subsec_nanos(), fraction),
+        Ok(since) => match fraction {
+            Fraction::Millis => push_unix_millis(out, since.as_secs(), since.subsec_nanos()),
+            Fraction::Micros => push_unix(out, since.as_secs(), since.subsec_nanos(), fraction),
+        },
         // A clock set before 1970: not worth a cache.
         Err(_) => push_iso8601(out, &chrono::Utc::now().naive_utc(), fraction, true),
+    }
+}
+
+/// Appends `secs`.`nanos` to the millisecond, as `push_unix` does, from the text this thread
+/// last wrote when it was the same millisecond.
+fn push_unix_millis(out: &mut String, secs: u64, nanos: u32) {
+    let milli = secs
+        .wrapping_mul(1000)
+        .wrapping_add(u64::from(nanos / 1_000_000));
+    let cached = LAST_MILLI.try_with(|last| {
+        // Taken out and put back: a `Cell` has no borrow to check.
+        let (at, mut text) = last.take();
+        if at != milli || text.is_empty() {
+            text.clear();
+            push_unix(&mut text, secs, nanos, Fraction::Millis);
+        }
+        out.push_str(&text);
+        last.set((milli, text));
+    });
+    if cached.is_err() {
+        // The thread is exiting and its cache is gone.
+        push_unix(out, secs, nanos, Fraction::Millis);
     }
 }
 
@@ -212,6 +242,9 @@ mod tests {
                         push_unix(&mut out, secs, nanos, fraction);
                         prop_assert_eq!(out, expected.format(pattern).to_string());
                     }
+                    let mut out = String::new();
+                    push_unix_millis(&mut out, secs, nanos);
+                    prop_assert_eq!(out, expected.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string());
                 }
             }
         }
@@ -245,6 +278,29 @@ mod tests {
         assert_eq!(
             out,
             "2026-12-31T23:59:59.999Z2027-01-01T00:00:00.000000Z2026-12-31T23:59:59.000Z"
+        );
+    }
+
+    /// The kept millisecond serves the times inside it, and only those: the next millisecond,
+    /// and the same millisecond of another second, get text of their own.
+    #[test]
+    fn the_kept_millisecond_is_replaced_when_the_time_leaves_it() {
+        let second = 1_798_761_599;
+        let mut out = String::new();
+        for (secs, nanos) in [
+            (second, 5_000_000),
+            (second, 5_999_999),
+            (second, 6_000_000),
+            (second + 1, 6_000_000),
+            (second, 6_000_001),
+        ] {
+            push_unix_millis(&mut out, secs, nanos);
+            out.push(' ');
+        }
+        assert_eq!(
+            out,
+            "2026-12-31T23:59:59.005Z 2026-12-31T23:59:59.005Z 2026-12-31T23:59:59.006Z \
+             2027-01-01T00:00:00.006Z 2026-12-31T23:59:59.006Z "
         );
     }
 
