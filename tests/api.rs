@@ -539,6 +539,119 @@ async fn oversized_and_too_many_headers_get_431() {
     assert_eq!(raw_status(&answer), 431, "{answer}");
 }
 
+/// Reads one response with a `Content-Length` from `stream`, whole.
+async fn read_one_response(stream: &mut tokio::net::TcpStream) -> String {
+    use tokio::io::AsyncReadExt as _;
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let text = String::from_utf8_lossy(&raw).into_owned();
+        if let Some(head_end) = text.find("\r\n\r\n") {
+            let length = text[..head_end]
+                .lines()
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("content-length:")
+                        .map(|v| v.trim().to_owned())
+                })
+                .and_then(|v| v.parse::<usize>().ok())
+                .expect("a Content-Length");
+            if raw.len() >= head_end + 4 + length {
+                return text;
+            }
+        }
+        let n = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut buf))
+            .await
+            .expect("an answer within 10 s")
+            .expect("read");
+        assert!(n > 0, "closed mid-answer: {text:?}");
+        raw.extend_from_slice(&buf[..n]);
+    }
+}
+
+/// `HTTP_IDLE_TIMEOUT_SECONDS` bounds a connection without requests: an idle keep-alive one,
+/// and a client sending its request head a header at a time and never finishing it, are closed
+/// once the timeout has passed (not before); one whose requests keep coming inside the timeout
+/// keeps its connection for many timeouts.
+#[tokio::test]
+async fn connections_without_requests_are_closed_after_the_idle_timeout() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let timeout = Duration::from_secs(1);
+    let app = TestApp::spawn(pg::shared(), &[("HTTP_IDLE_TIMEOUT_SECONDS", "1")]).await;
+    let request = b"GET /health HTTP/1.1\r\nHost: t\r\n\r\n";
+
+    // Busy: eight requests 400 ms apart on one connection, over three timeouts.
+    let mut busy = tokio::net::TcpStream::connect(app.addr)
+        .await
+        .expect("connect");
+    for _ in 0..8 {
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        busy.write_all(request)
+            .await
+            .expect("the busy connection is still open");
+        let answer = read_one_response(&mut busy).await;
+        assert_eq!(raw_status(&answer), 200, "{answer}");
+    }
+
+    // Idle after one answer.
+    let mut idle = tokio::net::TcpStream::connect(app.addr)
+        .await
+        .expect("connect");
+    idle.write_all(request).await.expect("write");
+    assert_eq!(raw_status(&read_one_response(&mut idle).await), 200);
+    let answered = std::time::Instant::now();
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(10), idle.read_to_end(&mut rest)).await;
+    let idle_for = answered.elapsed();
+    assert!(closed.is_ok(), "an idle connection still open after 10 s");
+    assert!(
+        idle_for >= timeout,
+        "closed after {idle_for:?}, before the timeout"
+    );
+    assert!(rest.is_empty(), "nothing more is sent: {rest:?}");
+
+    // A request head that never ends, a header every 200 ms.
+    let slow = tokio::net::TcpStream::connect(app.addr)
+        .await
+        .expect("connect");
+    let opened = std::time::Instant::now();
+    let (mut from_server, mut to_server) = slow.into_split();
+    let mut answer = Vec::new();
+    let closed = from_server.read_to_end(&mut answer);
+    tokio::pin!(closed);
+    to_server
+        .write_all(b"GET /health HTTP/1.1\r\nHost: t\r\n")
+        .await
+        .expect("write");
+    let mut headers_sent = 0;
+    loop {
+        tokio::select! {
+            _ = &mut closed => break,
+            () = tokio::time::sleep(Duration::from_millis(200)) => {
+                assert!(opened.elapsed() < Duration::from_secs(10), "a slow head still open after 10 s");
+                // Once the server has closed, a write may fail; the read tells.
+                if to_server.write_all(format!("X-Slow-{headers_sent}: a\r\n").as_bytes()).await.is_ok() {
+                    headers_sent += 1;
+                }
+            }
+        }
+    }
+    let open_for = opened.elapsed();
+    assert!(
+        open_for >= timeout,
+        "closed after {open_for:?}, before the timeout"
+    );
+    assert!(
+        headers_sent >= 4,
+        "the head was still arriving: {headers_sent} headers"
+    );
+    assert!(
+        answer.is_empty(),
+        "no answer to a head never finished: {:?}",
+        String::from_utf8_lossy(&answer)
+    );
+}
+
 #[tokio::test]
 async fn a_slow_body_times_out_with_408() {
     let app = TestApp::spawn(pg::shared(), &[("HTTP_BODY_TIMEOUT_SECONDS", "1")]).await;

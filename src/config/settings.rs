@@ -73,7 +73,7 @@ pub const SETTINGS: &[Setting] = &[
     s("DB_STATEMENT_TIMEOUT_MS", "`5000`", "server-side `statement_timeout` on every connection", "5000"),
     s("DB_SHARED_CONNECTIONS", "`2` (at most `DB_POOL_MAX_CONN` − 1)", "pool connections the item routes share, their statements pipelined (one statement per request, no transactions); `0` gives each request a connection of its own. Shared, a list request costs PostgreSQL and itemsd less than one with a connection of its own: +14 % to +33 % requests/s on the list route across three benchmark runs (docs/PERFORMANCE.md)", "2"),
     s("DB_POOL_WAIT_TIMEOUT_MS", "`2000`", "how long a request waits for a pooled connection before 503", "2000"),
-    s("HTTP_IDLE_TIMEOUT_SECONDS", "`75`", "idle keep-alive and request-head timeout; above the ALB's 60 s so the ALB closes idle connections first (otherwise it may reuse one being closed and answer 502)", "75"),
+    s("HTTP_IDLE_TIMEOUT_SECONDS", "`75`", "idle keep-alive and request-head timeout: a connection without a request for this long is closed (within a quarter more); above the ALB's 60 s so the ALB closes idle connections first (otherwise it may reuse one being closed and answer 502)", "75"),
     s("HTTP_BODY_TIMEOUT_SECONDS", "`10`", "time to receive a request body", "10"),
     s("HTTP_MAX_CONCURRENT_REQUESTS", "`1024`", "requests in flight before 503 + `Retry-After`", "1024"),
     s("HEALTH_REQUIRE_DB", "`false`", "when true, `/health` answers 503 while the database is down", "true"),

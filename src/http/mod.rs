@@ -2,6 +2,7 @@
 
 pub mod body;
 pub mod error;
+pub mod idle;
 pub mod info;
 pub mod items;
 pub mod metrics;

@@ -8,10 +8,11 @@ use std::time::Duration;
 
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 
+use super::idle::{self, Activity};
 use super::{router, State};
 
 /// Largest request head (request line and headers) accepted; beyond it hyper answers 431.
@@ -32,9 +33,9 @@ pub async fn accept_until(
 ) {
     let mut builder = http1::Builder::new();
     builder
-        .timer(TokioTimer::new())
-        // Bounds both a slow client's request head and an idle keep-alive connection.
-        .header_read_timeout(idle_timeout)
+        // `idle` bounds a slow client's request head and an idle keep-alive connection, at a
+        // connection's cost rather than a timer a request.
+        .header_read_timeout(None)
         .keep_alive(true)
         .max_headers(MAX_HEADERS)
         .max_header_size(MAX_HEADER_BYTES);
@@ -50,15 +51,25 @@ pub async fn accept_until(
                     let from_this_host = peer.ip().is_loopback()
                         || stream.local_addr().is_ok_and(|local| local.ip() == peer.ip());
                     let state = Arc::clone(&state);
+                    let activity = Arc::new(Activity::default());
+                    let requests = Arc::clone(&activity);
                     let service = service_fn(move |req| {
-                        router::handle(Arc::clone(&state), req, from_this_host)
+                        let state = Arc::clone(&state);
+                        let requests = Arc::clone(&requests);
+                        async move {
+                            requests.mark();
+                            let answer = router::handle(state, req, from_this_host).await;
+                            requests.mark();
+                            answer
+                        }
                     });
                     let conn = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
-                    tokio::spawn(async move {
+                    let served = tokio::spawn(async move {
                         // Errors here are the client's (a reset, a malformed request hyper
                         // already answered); the access log has the requests that were served.
                         let _ = conn.await;
                     });
+                    tokio::spawn(idle::close_when_idle(served, activity, idle_timeout));
                 }
                 Err(e) => {
                     state.logger.warn("accept failed").field("error", e.to_string()).emit();
