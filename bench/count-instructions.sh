@@ -15,7 +15,7 @@
 #   BASELINE_MUSL_BINARY  bench/baseline built like itemsd (default: built, as run-bench.sh
 #                  builds it; "skip": itemsd alone)
 #   OUT            where the profiles go (.tmp/instructions)
-#   PORT_BASE      ports PORT_BASE+1..+5 are used (54700)
+#   PORT_BASE      ports PORT_BASE+1..+5 are used (24700)
 #   SHIPPING       "on": itemsd also ships every access-log line to CloudWatch Logs (moto's
 #                  server), and the count includes the shipping of the counted requests' lines,
 #                  up to the last one CloudWatch accepted: what shipping costs an instance,
@@ -35,7 +35,7 @@ REQUESTS=${REQUESTS:-20000}
 ITEMSD_BINARY=${ITEMSD_BINARY:-target/x86_64-unknown-linux-musl/release/itemsd}
 BASELINE_MUSL_BINARY=${BASELINE_MUSL_BINARY:-}
 OUT=${OUT:-.tmp/instructions}
-PORT_BASE=${PORT_BASE:-54700}
+PORT_BASE=${PORT_BASE:-24700}
 SHIPPING=${SHIPPING:-off}
 # bench/lib.sh's table and pool: two connections, as deployed.
 POOL_SIZE=2

@@ -28,14 +28,20 @@ need_debian_tool() {
 }
 
 # bench_ports BASE: PostgreSQL on BASE+1, itemsd BASE+2, the baseline BASE+3, moto BASE+4, a
-# second itemsd BASE+5; fails when one is taken.
+# second itemsd BASE+5; fails when one is taken, or inside the kernel's range of ephemeral
+# ports: there, a connection the run opens (wrk's, pgbench's, the pool's) can take one of them
+# as its own port before the server meant for it starts (moto, at the fifth step, did once).
 bench_ports() {
     pg_port=$(($1 + 1))
     itemsd_port=$(($1 + 2))
     baseline_port=$(($1 + 3))
     moto_port=$(($1 + 4))
     variant_port=$(($1 + 5))
-    local port
+    local ephemeral_low ephemeral_high port
+    read -r ephemeral_low ephemeral_high </proc/sys/net/ipv4/ip_local_port_range
+    if ((variant_port >= ephemeral_low && pg_port <= ephemeral_high)); then
+        die "PORT_BASE=$1 puts ports inside the ephemeral range $ephemeral_low-$ephemeral_high; choose one below it"
+    fi
     for port in "$pg_port" "$itemsd_port" "$baseline_port" "$moto_port" "$variant_port"; do
         if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
             die "port $port is in use (set PORT_BASE)"

@@ -11,7 +11,7 @@
 #                  leaves in target/ (default target/x86_64-unknown-linux-musl/release/itemsd,
 #                  from packaging/build-release.sh)
 #   OUT            where perf.data and the reports go (.tmp/profile)
-#   PORT_BASE      ports PORT_BASE+1..+5 are used (54900)
+#   PORT_BASE      ports PORT_BASE+1..+5 are used (24900)
 #   PERCENT        the smallest share listed, in percent (0.5)
 #   RATE           requests a second, paced by bench/paced.lua as bench/run-bench.sh paces its
 #                  fixed-rate runs, so that two recordings (SHIPPING on and off, say) do the
@@ -33,7 +33,7 @@ DURATION=${DURATION:-6}
 CONNECTIONS=${CONNECTIONS:-16}
 ITEMSD_BINARY=${ITEMSD_BINARY:-target/x86_64-unknown-linux-musl/release/itemsd}
 OUT=${OUT:-.tmp/profile}
-PORT_BASE=${PORT_BASE:-54900}
+PORT_BASE=${PORT_BASE:-24900}
 PERCENT=${PERCENT:-0.5}
 SHIPPING=${SHIPPING:-off}
 RATE=${RATE:-}

@@ -42,7 +42,7 @@
 #   DOC             file whose generated section is replaced (docs/PERFORMANCE.md; empty: none)
 #   ITEMSD_VARIANT  VAR=value words for a second itemsd in the database comparison
 #                   ("DB_SHARED_CONNECTIONS=0": a connection of its own per request; empty: none)
-#   PORT_BASE       ports PORT_BASE+1..+5 are used (54400)
+#   PORT_BASE       ports PORT_BASE+1..+5 are used (24400)
 #   CW_ROUNDS       rounds of the log shipping comparison (2)
 #   PACED_CONNECTIONS, PACED_ITEMS_RATE, PACED_HEALTH_RATE
 #                   the fixed-rate runs of the log shipping comparison: wrk connections (64) and
@@ -83,7 +83,7 @@ BASELINE_MUSL_BINARY=${BASELINE_MUSL_BINARY:-}
 OUT=${OUT:-.tmp/bench}
 CHART=${CHART:-docs/performance-latency.svg}
 DOC=${DOC-docs/PERFORMANCE.md}
-PORT_BASE=${PORT_BASE:-54400}
+PORT_BASE=${PORT_BASE:-24400}
 ITEMSD_VARIANT=${ITEMSD_VARIANT-DB_SHARED_CONNECTIONS=0}
 QUIET_BUSY=${QUIET_BUSY:-25}
 QUIET_WAIT=${QUIET_WAIT:-120}

@@ -30,7 +30,7 @@
 #   OUT              .tmp/bench/soak-cloudwatch$CLOUDWATCH
 #   CHART            docs/performance-soak.svg (docs/performance-soak-cloudwatch.svg with CLOUDWATCH=1)
 #   DOC              docs/PERFORMANCE.md (empty: leave it alone)
-#   PORT_BASE        ports PORT_BASE+1..+4 (54410)
+#   PORT_BASE        ports PORT_BASE+1..+4 (24410)
 #
 # Usage: bench/soak.sh    (on a shared machine: flock /tmp/itemsd-cpu.lock bench/soak.sh)
 set -o errexit -o nounset -o pipefail
@@ -58,7 +58,7 @@ else
     CHART=${CHART:-docs/performance-soak.svg}
 fi
 DOC=${DOC-docs/PERFORMANCE.md}
-PORT_BASE=${PORT_BASE:-54410}
+PORT_BASE=${PORT_BASE:-24410}
 QUIET_BUSY=${QUIET_BUSY:-25}
 QUIET_WAIT=${QUIET_WAIT:-300}
 
