@@ -600,6 +600,30 @@ mod tests {
         assert_eq!(v["after"], true);
     }
 
+    /// A message rendered once makes the line a message given each time makes, at its level,
+    /// and is filtered out by level the same way; `Plain` text reads as the same string.
+    #[test]
+    fn messages_rendered_once_read_as_messages_given_each_time() {
+        let sink = Arc::new(MemorySink::default());
+        let logger = Logger::new(Level::Info, sink.clone());
+        let msg = "done \"now\"\n";
+        logger
+            .message(&Message::new(Level::Warn, msg))
+            .field("method", Plain("GET"))
+            .emit();
+        logger.warn(msg).field("method", "GET").emit();
+        logger.message(&Message::new(Level::Debug, msg)).emit();
+        let lines = sink.lines();
+        assert_eq!(lines.len(), 2, "the debug line is filtered out: {lines:?}");
+        let past_timestamp =
+            |line: &str| line[line.find(",\"level\"").expect("a level")..].to_owned();
+        assert_eq!(past_timestamp(&lines[0]), past_timestamp(&lines[1]));
+        let v: serde_json::Value = serde_json::from_str(&lines[0]).expect("valid JSON");
+        assert_eq!(v["level"], "WARN");
+        assert_eq!(v["msg"], msg);
+        assert_eq!(v["method"], "GET");
+    }
+
     #[test]
     fn every_level_is_named_in_its_lines() {
         let sink = Arc::new(MemorySink::default());
