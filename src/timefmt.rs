@@ -132,8 +132,8 @@ thread_local! {
 
     /// The Unix millisecond this thread last wrote to the millisecond, and its text: every
     /// log line starts with the time to the millisecond, and a worker under load writes tens
-    /// of lines in each one. Empty text is none yet.
-    static LAST_MILLI: Cell<(u64, String)> = const { Cell::new((0, String::new())) };
+    /// of lines in each one. `u64::MAX` is none yet, as for `MINUTE`.
+    static LAST_MILLI: Cell<(u64, String)> = const { Cell::new((u64::MAX, String::new())) };
 }
 
 /// Appends the current UTC time as [`push_iso8601`] writes it, with the `Z`: the same text as
@@ -156,9 +156,10 @@ fn push_unix_millis(out: &mut String, secs: u64, nanos: u32) {
         .wrapping_mul(1000)
         .wrapping_add(u64::from(nanos / 1_000_000));
     let cached = LAST_MILLI.try_with(|last| {
-        // Taken out and put back: a `Cell` has no borrow to check.
-        let (at, mut text) = last.take();
-        if at != milli || text.is_empty() {
+        // Taken out and put back: a `Cell` has no borrow to check. What it holds meanwhile is
+        // no millisecond, should the push below panic.
+        let (at, mut text) = last.replace((u64::MAX, String::new()));
+        if at != milli {
             text.clear();
             push_unix(&mut text, secs, nanos, Fraction::Millis);
         }
