@@ -137,15 +137,23 @@ thread_local! {
 }
 
 /// Appends the current UTC time as [`push_iso8601`] writes it, with the `Z`: the same text as
-/// `push_iso8601(out, &Utc::now().naive_utc(), fraction, true)`.
-pub fn push_now(out: &mut String, fraction: Fraction) {
+/// `push_iso8601(out, &Utc::now().naive_utc(), fraction, true)`. Returns that time in Unix
+/// milliseconds (0 for a clock set before 1970), so that a caller needing the time as a number
+/// too (the log shipper's event timestamp) need not read the clock a second time.
+pub fn push_now(out: &mut String, fraction: Fraction) -> i64 {
     match SystemTime::now().duration_since(UNIX_EPOCH) {
-        Ok(since) => match fraction {
-            Fraction::Millis => push_unix_millis(out, since.as_secs(), since.subsec_nanos()),
-            Fraction::Micros => push_unix(out, since.as_secs(), since.subsec_nanos(), fraction),
-        },
+        Ok(since) => {
+            match fraction {
+                Fraction::Millis => push_unix_millis(out, since.as_secs(), since.subsec_nanos()),
+                Fraction::Micros => push_unix(out, since.as_secs(), since.subsec_nanos(), fraction),
+            }
+            i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
+        }
         // A clock set before 1970: not worth a cache.
-        Err(_) => push_iso8601(out, &chrono::Utc::now().naive_utc(), fraction, true),
+        Err(_) => {
+            push_iso8601(out, &chrono::Utc::now().naive_utc(), fraction, true);
+            0
+        }
     }
 }
 
@@ -325,5 +333,19 @@ mod tests {
             written <= after && written >= before - chrono::Duration::microseconds(1),
             "{out}"
         );
+    }
+
+    /// What `push_now` returns is the time it wrote, to the millisecond, for both fractions.
+    #[test]
+    fn now_returns_the_millisecond_it_wrote() {
+        for (fraction, format) in [
+            (Fraction::Millis, "%Y-%m-%dT%H:%M:%S%.3fZ"),
+            (Fraction::Micros, "%Y-%m-%dT%H:%M:%S%.6fZ"),
+        ] {
+            let mut out = String::new();
+            let unix_ms = push_now(&mut out, fraction);
+            let written = NaiveDateTime::parse_from_str(&out, format).expect("parses");
+            assert_eq!(unix_ms, written.and_utc().timestamp_millis(), "{out}");
+        }
     }
 }

@@ -97,6 +97,34 @@ async fn every_request_is_shipped_in_order_in_valid_batches() {
     assert!(total > 1_048_576, "{total} bytes in {:?}", record.batches);
 }
 
+// The event's timestamp is the time the line itself carries, to the millisecond: what a reader
+// sees in the console's time column and in the line's `timestamp` agree.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_event_has_its_lines_own_timestamp() {
+    let s = start(&[]).await;
+    requests(&s.client, "time-", 200, 10).await;
+    wait_for_ids(&s.moto, "time-", 200, Duration::from_secs(30)).await;
+    let lines: Vec<(i64, serde_json::Value)> = s
+        .moto
+        .log_events(GROUP, STREAM)
+        .into_iter()
+        .filter_map(|(t, m)| Some((t, serde_json::from_str(&m).ok()?)))
+        .filter(|(_, v): &(i64, serde_json::Value)| {
+            v["request_id"]
+                .as_str()
+                .is_some_and(|id| id.starts_with("time-"))
+        })
+        .collect();
+    assert_eq!(lines.len(), 200);
+    for (event_ms, line) in &lines {
+        let text = line["timestamp"].as_str().expect("the line's timestamp");
+        let line_ms = chrono::DateTime::parse_from_rfc3339(text)
+            .expect("an RFC 3339 timestamp")
+            .timestamp_millis();
+        assert_eq!(*event_ms, line_ms, "event of {line}");
+    }
+}
+
 // Each call costs a SigV4 signature over its whole body and a round trip, whatever it carries:
 // under steady load a call goes out once a flush interval, or once half a batch is waiting, not
 // after every round trip with the few lines that came in meanwhile.

@@ -77,8 +77,9 @@ impl Level {
 /// Where finished lines go. Implementations must not block for long: they run on the
 /// request path.
 pub trait LogSink: Send + Sync + 'static {
-    /// Takes one complete JSON line (without the trailing newline).
-    fn write_line(&self, line: &str);
+    /// Takes one complete JSON line (without the trailing newline) and the time its
+    /// `timestamp` says, in Unix milliseconds.
+    fn write_line(&self, line: &str, unix_ms: i64);
     /// Blocks until everything written so far is out, or `deadline` passes.
     fn flush(&self, deadline: Duration);
 }
@@ -134,17 +135,19 @@ impl Logger {
             return Record {
                 logger: self,
                 line: None,
+                unix_ms: 0,
             };
         }
         // Outside the thread's lifetime (a record made while it exits) a buffer of its own.
         let mut line = LINE_BUFFER.try_with(Cell::take).unwrap_or_default();
         line.reserve(256);
         line.push_str("{\"timestamp\":\"");
-        timefmt::push_now(&mut line, Fraction::Millis);
+        let unix_ms = timefmt::push_now(&mut line, Fraction::Millis);
         level_and_msg(&mut line);
         Record {
             logger: self,
             line: Some(line),
+            unix_ms,
         }
     }
 
@@ -200,6 +203,9 @@ pub struct Record<'a> {
     logger: &'a Logger,
     /// `None` when the level is filtered out, so disabled records cost no formatting.
     line: Option<String>,
+    /// The time in the line's `timestamp`, for sinks that need it as a number: read from the
+    /// clock once, with the text.
+    unix_ms: i64,
 }
 
 impl Record<'_> {
@@ -227,9 +233,9 @@ impl Record<'_> {
     pub fn emit(self) {
         if let Some(mut line) = self.line {
             line.push('}');
-            self.logger.sink.write_line(&line);
+            self.logger.sink.write_line(&line, self.unix_ms);
             if let Some(extra) = self.logger.extra.get() {
-                extra.write_line(&line);
+                extra.write_line(&line, self.unix_ms);
             }
             if line.capacity() <= LINE_KEPT_BYTES {
                 line.clear();
@@ -466,7 +472,7 @@ impl StdoutShared {
 }
 
 impl LogSink for StdoutSink {
-    fn write_line(&self, line: &str) {
+    fn write_line(&self, line: &str, _unix_ms: i64) {
         let Ok(mut state) = self.shared.state.lock() else {
             return;
         };
@@ -507,7 +513,7 @@ impl MemorySink {
 }
 
 impl LogSink for MemorySink {
-    fn write_line(&self, line: &str) {
+    fn write_line(&self, line: &str, _unix_ms: i64) {
         if let Ok(mut lines) = self.lines.lock() {
             lines.push(line.to_owned());
         }
@@ -542,7 +548,7 @@ mod tests {
         for batch in 0..3 {
             for i in 0..4 {
                 let line = format!("{{\"batch\":{batch},\"line\":{i}}}");
-                sink.write_line(&line);
+                sink.write_line(&line, 0);
                 expected.push_str(&line);
                 expected.push('\n');
             }

@@ -216,6 +216,15 @@ impl Moto {
 
     /// Reads back the messages of a log stream with the AWS CLI, oldest first.
     pub fn log_messages(&self, group: &str, stream: &str) -> Vec<String> {
+        self.log_events(group, stream)
+            .into_iter()
+            .map(|(_, message)| message)
+            .collect()
+    }
+
+    /// Reads back the events of a log stream with the AWS CLI, oldest first: each one's
+    /// timestamp (Unix milliseconds) and message.
+    pub fn log_events(&self, group: &str, stream: &str) -> Vec<(i64, String)> {
         let Some(v) = self.aws(&[
             "logs",
             "filter-log-events",
@@ -231,7 +240,9 @@ impl Moto {
             .map(|events| {
                 events
                     .iter()
-                    .filter_map(|e| e["message"].as_str().map(str::to_owned))
+                    .filter_map(|e| {
+                        Some((e["timestamp"].as_i64()?, e["message"].as_str()?.to_owned()))
+                    })
                     .collect()
             })
             .unwrap_or_default()

@@ -96,14 +96,16 @@ pub struct CloudWatchLogsSink {
 }
 
 impl LogSink for CloudWatchLogsSink {
-    fn write_line(&self, line: &str) {
+    fn write_line(&self, line: &str, unix_ms: i64) {
         let (event, truncated) = Event::new(0, line.to_owned());
         let shared = &self.shared;
         let Ok(mut buf) = shared.buffer.lock() else {
             return;
         };
+        // The line's own time, so the event's timestamp is the one its text carries (and the
+        // clock is not read a second time for it).
         let event = Event {
-            timestamp_ms: now_ms().max(buf.last_ms),
+            timestamp_ms: unix_ms.max(buf.last_ms),
             ..event
         };
         buf.last_ms = event.timestamp_ms;
