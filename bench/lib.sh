@@ -54,6 +54,10 @@ bench_ports() {
 bench_pids=()
 # A command prefix for the servers (taskset in run-bench.sh's split layout; none by default).
 server_pin=()
+# A command prefix for what stands in for a service a deployment reaches over the network (moto,
+# for CloudWatch): taskset onto the database's cores in run-bench.sh's split layout, so that it
+# takes nothing of the HTTP side's core; none by default.
+remote_pin=()
 pg_dir=
 server_pid=
 moto_pid=
@@ -187,7 +191,7 @@ build_baseline_musl() {
 }
 
 start_moto() {
-    "$VENV/bin/moto_server" -H 127.0.0.1 -p "$moto_port" >/dev/null 2>"$OUT/moto.log" &
+    "${remote_pin[@]}" "$VENV/bin/moto_server" -H 127.0.0.1 -p "$moto_port" >/dev/null 2>"$OUT/moto.log" &
     moto_pid=$!
     bench_pids+=("$moto_pid")
     for _ in $(seq 300); do

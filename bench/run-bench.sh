@@ -55,7 +55,8 @@
 #   LAYOUT          "shared" (every process on every core) or "split": PostgreSQL pinned to
 #                   DB_CPUS, the HTTP side (the servers, wrk, pgbench) to HTTP_CPUS with taskset,
 #                   the way a deployment splits the database from the instance, so that a ratio
-#                   shows the server's own cost rather than the fight for shared cores (shared)
+#                   shows the server's own cost rather than the fight for shared cores; moto,
+#                   standing in for CloudWatch (another machine too), goes with PostgreSQL (shared)
 #   DB_CPUS, HTTP_CPUS  taskset CPU lists of the split layout (0 and 1)
 #
 # Usage: bench/run-bench.sh    (about 15 minutes with the defaults, plus builds)
@@ -99,6 +100,8 @@ if [[ "$LAYOUT" == split ]]; then
     # The HTTP side: the servers started here and the load generators (see measure).
     server_pin=(taskset -c "$HTTP_CPUS")
     load_pin=(taskset -c "$HTTP_CPUS")
+    # CloudWatch's stand-in, off the HTTP side's core as the service is off the instance.
+    remote_pin=(taskset -c "$DB_CPUS")
 else
     load_pin=()
 fi
