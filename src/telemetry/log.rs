@@ -135,7 +135,6 @@ impl Logger {
             return Record {
                 logger: self,
                 line: None,
-                unix_ms: 0,
             };
         }
         // Outside the thread's lifetime (a record made while it exits) a buffer of its own.
@@ -146,8 +145,7 @@ impl Logger {
         level_and_msg(&mut line);
         Record {
             logger: self,
-            line: Some(line),
-            unix_ms,
+            line: Some((line, unix_ms)),
         }
     }
 
@@ -201,17 +199,16 @@ impl Message {
 #[must_use = "call .emit() to write the record"]
 pub struct Record<'a> {
     logger: &'a Logger,
-    /// `None` when the level is filtered out, so disabled records cost no formatting.
-    line: Option<String>,
-    /// The time in the line's `timestamp`, for sinks that need it as a number: read from the
-    /// clock once, with the text.
-    unix_ms: i64,
+    /// The line so far and the time its `timestamp` says (Unix milliseconds, for sinks that
+    /// need it as a number: read from the clock once, with the text). `None` when the level is
+    /// filtered out, so disabled records cost no formatting.
+    line: Option<(String, i64)>,
 }
 
 impl Record<'_> {
     /// `key` is a name in the code, never data: it is written as it is, unescaped.
     pub fn field(mut self, key: &'static str, value: impl LogValue) -> Self {
-        if let Some(line) = self.line.as_mut() {
+        if let Some((line, _)) = self.line.as_mut() {
             push_member(line, key, value);
         }
         self
@@ -219,7 +216,7 @@ impl Record<'_> {
 
     /// Adds fields rendered once, for values fixed for the process that many lines carry.
     pub fn fields(mut self, fields: &Fields) -> Self {
-        if let Some(line) = self.line.as_mut() {
+        if let Some((line, _)) = self.line.as_mut() {
             line.push_str(&fields.0);
         }
         self
@@ -231,11 +228,11 @@ impl Record<'_> {
     }
 
     pub fn emit(self) {
-        if let Some(mut line) = self.line {
+        if let Some((mut line, unix_ms)) = self.line {
             line.push('}');
-            self.logger.sink.write_line(&line, self.unix_ms);
+            self.logger.sink.write_line(&line, unix_ms);
             if let Some(extra) = self.logger.extra.get() {
-                extra.write_line(&line, self.unix_ms);
+                extra.write_line(&line, unix_ms);
             }
             if line.capacity() <= LINE_KEPT_BYTES {
                 line.clear();

@@ -253,11 +253,28 @@ impl Moto {
     /// The request ids, starting with `prefix`, of the access-log lines in a stream, in the
     /// order CloudWatch Logs holds them.
     pub fn shipped_request_ids(&self, group: &str, stream: &str, prefix: &str) -> Vec<String> {
-        self.log_messages(group, stream)
-            .iter()
-            .filter_map(|m| serde_json::from_str::<serde_json::Value>(m).ok())
-            .filter_map(|v| v["request_id"].as_str().map(str::to_owned))
-            .filter(|id| id.starts_with(prefix))
+        self.shipped_access_lines(group, stream, prefix)
+            .into_iter()
+            .filter_map(|(_, line)| line["request_id"].as_str().map(str::to_owned))
+            .collect()
+    }
+
+    /// The access-log lines in a stream whose request id starts with `prefix`, parsed, each
+    /// with its event's timestamp (Unix milliseconds), in the order CloudWatch Logs holds them.
+    pub fn shipped_access_lines(
+        &self,
+        group: &str,
+        stream: &str,
+        prefix: &str,
+    ) -> Vec<(i64, serde_json::Value)> {
+        self.log_events(group, stream)
+            .into_iter()
+            .filter_map(|(t, m)| Some((t, serde_json::from_str::<serde_json::Value>(&m).ok()?)))
+            .filter(|(_, line)| {
+                line["request_id"]
+                    .as_str()
+                    .is_some_and(|id| id.starts_with(prefix))
+            })
             .collect()
     }
 }
